@@ -66,11 +66,11 @@ typedef void (*cairn_net_frame_cb)(struct cairn_net_conn *c, const uint8_t *fram
 
 /* Per-connection limits; 0 takes the default named. */
 struct cairn_net_conn_limits {
-	size_t frame_bytes_max;     /* CAIRN_FRAME_BYTES_MAX */
-	size_t sendq_bytes_max;     /* CAIRN_PEER_SENDQ_BYTES_MAX */
-	uint64_t stall_timeout_ms;  /* CAIRN_NET_STALL_TIMEOUT_MS_DEFAULT: a partial
+	size_t frame_bytes_max;    /* CAIRN_FRAME_BYTES_MAX */
+	size_t sendq_bytes_max;    /* CAIRN_PEER_SENDQ_BYTES_MAX */
+	uint64_t stall_timeout_ms; /* CAIRN_NET_STALL_TIMEOUT_MS_DEFAULT: a partial
 				       frame with no new byte for this long */
-	uint64_t idle_timeout_ms;   /* 0: never; else no byte at all for this long */
+	uint64_t idle_timeout_ms;  /* 0: never; else no byte at all for this long */
 };
 
 /* One TCP connection. Accepted ones are allocated by their listener; a
@@ -92,10 +92,10 @@ struct cairn_net_conn {
 	/* Invariant: pending.len + inflight.len <= limits.sendq_bytes_max */
 	bool writing;
 	bool closing;
-	bool accepted; /* counted and announced by its listener */
+	bool accepted;    /* counted and announced by its listener */
 	int open_handles; /* tcp, timer: closed when 0 */
 	int close_reason;
-	uint64_t writes; /* uv_write calls made: batching is observable in tests */
+	uint64_t writes;                 /* uv_write calls made: batching is observable in tests */
 	char name[CAIRN_NET_NAME_BYTES]; /* the remote "address:port", for logs */
 	struct cairn_net_conn *next, *prev; /* listener's list */
 };
@@ -130,8 +130,8 @@ typedef void (*cairn_net_conn_close_cb)(struct cairn_net_conn *c, int reason);
 typedef void (*cairn_net_listener_close_cb)(struct cairn_net_listener *l);
 
 struct cairn_net_listener_config {
-	const char *addr;  /* "IPv4:PORT", "[IPv6]:PORT", "host:PORT"; port 0 = any */
-	size_t conns_max;  /* 0: CAIRN_CLIENT_CONNS_MAX */
+	const char *addr; /* "IPv4:PORT", "[IPv6]:PORT", "host:PORT"; port 0 = any */
+	size_t conns_max; /* 0: CAIRN_CLIENT_CONNS_MAX */
 	struct cairn_net_conn_limits limits;
 	cairn_net_accept_cb accept_cb;         /* may be NULL */
 	cairn_net_frame_cb frame_cb;           /* required */
@@ -180,16 +180,16 @@ typedef void (*cairn_net_link_state_cb)(struct cairn_net_link *k, bool connected
 typedef void (*cairn_net_link_close_cb)(struct cairn_net_link *k);
 
 struct cairn_net_link_config {
-	const char *addr;        /* the peer's "HOST:PORT" */
-	const void *greeting;    /* whole frame(s) sent first on every connection; copied */
-	size_t greeting_len;     /* 0: none */
-	uint64_t backoff_min_ms; /* 0: 50 */
-	uint64_t backoff_max_ms; /* 0: 2000 */
+	const char *addr;            /* the peer's "HOST:PORT" */
+	const void *greeting;        /* whole frame(s) sent first on every connection; copied */
+	size_t greeting_len;         /* 0: none */
+	uint64_t backoff_min_ms;     /* 0: 50 */
+	uint64_t backoff_max_ms;     /* 0: 2000 */
 	uint64_t connect_timeout_ms; /* 0: 2000 */
-	uint64_t seed;           /* jitter of the backoff */
+	uint64_t seed;               /* jitter of the backoff */
 	struct cairn_net_conn_limits limits;
-	cairn_net_frame_cb frame_cb;       /* frames the peer sends back; may be NULL */
-	cairn_net_link_state_cb state_cb;  /* may be NULL */
+	cairn_net_frame_cb frame_cb;      /* frames the peer sends back; may be NULL */
+	cairn_net_link_state_cb state_cb; /* may be NULL */
 };
 
 enum cairn_net_link_state {
