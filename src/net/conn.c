@@ -237,6 +237,7 @@ static int flush(struct cairn_net_conn *c)
 		return rv;
 	}
 	c->writing = true;
+	c->write_started_ms = uv_now(c->tcp.loop);
 	c->writes++;
 	return 0;
 }
@@ -263,6 +264,14 @@ int cairn_net_conn_send(struct cairn_net_conn *c, const void *frames, size_t len
 		return CAIRN_ESTOPPED;
 	if (!cairn_net__frames_ok(frames, len, c->limits.frame_bytes_max))
 		return CAIRN_EINVAL;
+	uint64_t now_ms = uv_now(c->tcp.loop);
+	if (c->writing && c->limits.write_timeout_ms != 0 &&
+	    now_ms - c->write_started_ms > c->limits.write_timeout_ms) {
+		CAIRN_WARN("net: dropping %s: a write has been waiting for %llu ms", c->name,
+			   (unsigned long long)(now_ms - c->write_started_ms));
+		cairn_net__conn_close(c, CAIRN_ETIMEOUT);
+		return CAIRN_ETIMEOUT;
+	}
 	size_t queued = c->pending.len + c->inflight.len;
 	assert(queued <= c->limits.sendq_bytes_max);
 	if (len > c->limits.sendq_bytes_max - queued) {

@@ -66,11 +66,19 @@ typedef void (*cairn_net_frame_cb)(struct cairn_net_conn *c, const uint8_t *fram
 
 /* Per-connection limits; 0 takes the default named. */
 struct cairn_net_conn_limits {
-	size_t frame_bytes_max;    /* CAIRN_FRAME_BYTES_MAX */
-	size_t sendq_bytes_max;    /* CAIRN_PEER_SENDQ_BYTES_MAX */
-	uint64_t stall_timeout_ms; /* CAIRN_NET_STALL_TIMEOUT_MS_DEFAULT: a partial
-				       frame with no new byte for this long */
-	uint64_t idle_timeout_ms;  /* 0: never; else no byte at all for this long */
+	/* CAIRN_FRAME_BYTES_MAX */
+	size_t frame_bytes_max;
+	/* CAIRN_PEER_SENDQ_BYTES_MAX */
+	size_t sendq_bytes_max;
+	/* CAIRN_NET_STALL_TIMEOUT_MS_DEFAULT: a partial frame with no new
+	 * byte for this long closes the connection. */
+	uint64_t stall_timeout_ms;
+	/* 0: never; else no byte at all for this long closes it. */
+	uint64_t idle_timeout_ms;
+	/* 0: never; else a send that finds a uv_write unfinished for this
+	 * long drops the connection (a peer that stopped reading). Checked
+	 * when sending. */
+	uint64_t write_timeout_ms;
 };
 
 /* One TCP connection. Accepted ones are allocated by their listener; a
@@ -91,6 +99,7 @@ struct cairn_net_conn {
 	struct cairn_buf inflight; /* frames in the uv_write under way */
 	/* Invariant: pending.len + inflight.len <= limits.sendq_bytes_max */
 	bool writing;
+	uint64_t write_started_ms; /* uv_now() when the write under way began */
 	bool closing;
 	bool accepted;    /* counted and announced by its listener */
 	int open_handles; /* tcp, timer: closed when 0 */
@@ -104,7 +113,8 @@ struct cairn_net_conn {
  * sending. Never blocks and never calls back. Returns 0; CAIRN_EINVAL if
  * the bytes are not whole frames within the frame limit; CAIRN_ESTOPPED if
  * the connection is closing; CAIRN_EFULL if the queue would pass its bound,
- * in which case the connection is being closed (dropped). */
+ * or CAIRN_ETIMEOUT if the write under way is older than write_timeout_ms:
+ * in these two cases the connection is being closed (dropped). */
 int cairn_net_conn_send(struct cairn_net_conn *c, const void *frames, size_t len);
 
 /* Close the connection (asynchronous; queued frames are abandoned). Its

@@ -503,6 +503,29 @@ Test(net, write_queue_bound_drops_a_slow_reader)
 	close_listener(&l);
 }
 
+Test(net, write_timeout_drops_a_reader_that_stopped_reading)
+{
+	static struct cairn_net_listener l;
+	struct cairn_net_listener_config cfg = listener_cfg("127.0.0.1:0");
+	cfg.limits.write_timeout_ms = 50;
+	int port = start_listener(&l, &cfg);
+	raw_connect(port); /* never reads */
+	run_until(one_accepted, "accept");
+	static uint8_t big[4 + 60000];
+	cairn_put_be32(big, 60000);
+	struct cairn_net_conn *c = seen.conn;
+	/* Fill the kernel's buffers until a write stays unfinished. */
+	while (cairn_net_conn_queued_bytes(c) < 1024 * 1024) {
+		cr_assert_eq(cairn_net_conn_send(c, big, sizeof big), 0);
+		uv_run(&loop, UV_RUN_NOWAIT);
+	}
+	cr_assert_eq(cairn_net_conn_send(c, big, sizeof big), 0, "not stuck for long yet");
+	run_for(100);
+	cr_assert_eq(cairn_net_conn_send(c, big, sizeof big), CAIRN_ETIMEOUT);
+	run_until(one_timed_out, "the connection to close");
+	close_listener(&l);
+}
+
 Test(net, send_refuses_bytes_that_are_not_whole_frames)
 {
 	static struct cairn_net_listener l;
