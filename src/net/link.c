@@ -47,6 +47,16 @@ static uint64_t backoff_ms(struct cairn_net_link *k)
 	return d - d / 2 + cairn_rand_below(&k->rand, d / 2 + 1);
 }
 
+/* Wait, then try again. Done before any callback, so that a callback may
+ * close the link. */
+static void schedule_retry(struct cairn_net_link *k, int status)
+{
+	k->failures++;
+	k->last_status = status;
+	k->state = CAIRN_NET_LINK_WAITING;
+	uv_timer_start(&k->timer, attempt_cb, backoff_ms(k), 0);
+}
+
 void cairn_net__link_conn_closed(struct cairn_net_conn *c)
 {
 	struct cairn_net_link *k = c->link;
@@ -58,12 +68,10 @@ void cairn_net__link_conn_closed(struct cairn_net_conn *c)
 		return;
 	}
 	/* Report a lost connection, and the first failure of a series. */
-	if (k->cfg.state_cb != NULL && (was_connected || k->failures == 0))
-		k->cfg.state_cb(k, false, reason != 0 ? reason : UV_EOF);
-	k->failures++;
-	k->last_status = reason;
-	k->state = CAIRN_NET_LINK_WAITING;
-	uv_timer_start(&k->timer, attempt_cb, backoff_ms(k), 0);
+	bool report = was_connected || k->failures == 0;
+	schedule_retry(k, reason);
+	if (report && k->cfg.state_cb != NULL)
+		k->cfg.state_cb(k, false, reason != 0 ? reason : UV_EOF); /* may close k */
 }
 
 /* End the current attempt or connection; a retry follows. */
@@ -125,12 +133,10 @@ static void connect_to(struct cairn_net_link *k, const struct sockaddr *sa)
 /* Resolution failed: count it as a failed attempt without a connection. */
 static void resolve_failed(struct cairn_net_link *k, int status)
 {
-	if (k->cfg.state_cb != NULL && k->failures == 0)
-		k->cfg.state_cb(k, false, status);
-	k->failures++;
-	k->last_status = status;
-	k->state = CAIRN_NET_LINK_WAITING;
-	uv_timer_start(&k->timer, attempt_cb, backoff_ms(k), 0);
+	bool report = k->failures == 0;
+	schedule_retry(k, status);
+	if (report && k->cfg.state_cb != NULL)
+		k->cfg.state_cb(k, false, status); /* may close k */
 }
 
 static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)

@@ -828,3 +828,56 @@ Test(net, closing_a_link_while_it_connects_or_resolves)
 	uv_run(&loop, UV_RUN_NOWAIT);
 	close_link(&k);
 }
+
+static void close_on_down_cb(struct cairn_net_link *k, bool connected, int status)
+{
+	(void)status;
+	if (!connected) {
+		seen.link_down++;
+		cairn_net_link_close(k, link_closed_cb);
+	}
+}
+
+static bool link_closed_once(void)
+{
+	return seen.link_closed == 1;
+}
+
+static struct cairn_net_listener *closing_listener;
+static void close_listener_frame_cb(struct cairn_net_conn *c, const uint8_t *f, size_t len)
+{
+	(void)f;
+	(void)len;
+	seen.frames++;
+	cr_assert_eq(c->listener, closing_listener);
+	cairn_net_listener_close(c->listener, listener_closed_cb);
+}
+
+static bool listener_closed_once(void)
+{
+	return seen.listener_closed == 1;
+}
+
+Test(net, callbacks_may_close_their_owner)
+{
+	static struct cairn_net_link k;
+	struct cairn_net_link_config kc = {.addr = "127.0.0.1:1", /* refused */
+					   .state_cb = close_on_down_cb};
+	cr_assert_eq(cairn_net_link_start(&loop, &k, &kc), 0);
+	run_until(link_closed_once, "the link closed from its state callback");
+	cr_assert_eq(seen.link_down, 1);
+
+	static struct cairn_net_listener l;
+	struct cairn_net_listener_config cfg = listener_cfg("127.0.0.1:0");
+	cfg.frame_cb = close_listener_frame_cb;
+	closing_listener = &l;
+	int port = start_listener(&l, &cfg);
+	int fd = raw_connect(port);
+	uint8_t buf[64];
+	size_t n = frame(buf, "a");
+	n += frame(buf + n, "b"); /* not delivered: the first closes everything */
+	raw_send(fd, buf, n);
+	run_until(listener_closed_once, "the listener closed from a frame callback");
+	cr_assert_eq(seen.frames, 1);
+	cr_assert_eq(seen.close_reasons[4], 1);
+}
