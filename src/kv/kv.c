@@ -417,7 +417,7 @@ int cairn_kv_get(struct cairn_kv *kv, const void *key, size_t key_len, struct ca
 	cairn_buf_reset(value);
 	struct get_args a = {key, key_len, value, 0};
 	int rv = cairn_storage_read_txn(kv->storage, get_fn, &a);
-	if (rv == 0 && applied_out != NULL)
+	if ((rv == 0 || rv == CAIRN_ENOTFOUND) && applied_out != NULL)
 		*applied_out = a.applied;
 	return rv;
 }

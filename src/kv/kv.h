@@ -136,9 +136,10 @@ uint64_t cairn_kv_applied(const struct cairn_kv *kv);
 
 /*
  * Copy the value of key into value (reset first; the caller owns value).
- * *applied_out (if not NULL) gets the applied index of the snapshot read,
- * which is at least every index applied before the call. CAIRN_ENOTFOUND if
- * absent, CAIRN_EINVAL for a key length outside 1..CAIRN_KEY_BYTES_MAX.
+ * CAIRN_ENOTFOUND if absent, CAIRN_EINVAL for a key length outside
+ * 1..CAIRN_KEY_BYTES_MAX. On 0 and CAIRN_ENOTFOUND, *applied_out (if not
+ * NULL) gets the applied index of the snapshot read: at least every index
+ * whose apply had completed before the call.
  */
 int cairn_kv_get(struct cairn_kv *kv, const void *key, size_t key_len, struct cairn_buf *value,
 		 uint64_t *applied_out);
