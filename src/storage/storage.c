@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -281,6 +283,32 @@ static int check_dir(const struct cairn_storage_options *opt, char *msg, size_t 
 	return 0;
 }
 
+/* Take an exclusive flock on the data dir itself (no file is added), held
+ * until close: a second cairnd on the same dir, or a second open in this
+ * process (which LMDB forbids), is refused instead of sharing the log. */
+static int lock_dir(const struct cairn_storage_options *opt, int *fd_out, char *msg,
+		    size_t msg_bytes)
+{
+	int fd = open(opt->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		set_msg(msg, msg_bytes, "data dir %s is not usable: %s", opt->dir, strerror(errno));
+		return CAIRN_EIO;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int err = errno;
+		close(fd);
+		if (err == EWOULDBLOCK) {
+			set_msg(msg, msg_bytes, "data dir %s is in use by another process",
+				opt->dir);
+			return CAIRN_EBUSY;
+		}
+		set_msg(msg, msg_bytes, "data dir %s: cannot lock: %s", opt->dir, strerror(err));
+		return CAIRN_EIO;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
 /* Compare the identity stamped in meta with opt. *fresh: nothing there. */
 static int check_meta(MDB_txn *txn, const struct cairn_storage_options *opt, bool *fresh, char *msg,
 		      size_t msg_bytes)
@@ -466,6 +494,8 @@ static void storage_free(struct cairn_storage *s)
 {
 	if (s->env != NULL)
 		mdb_env_close(s->env);
+	if (s->dir_fd >= 0)
+		close(s->dir_fd); /* releases the flock */
 	pthread_rwlock_destroy(&s->map_lock);
 	free(s->dir);
 	free(s);
@@ -487,6 +517,7 @@ static struct cairn_storage *storage_alloc(const struct cairn_storage_options *o
 		free(s);
 		return NULL;
 	}
+	s->dir_fd = -1;
 	s->cluster_id = opt->cluster_id;
 	s->member_id = opt->member_id;
 	s->map_bytes = opt->map_bytes != 0 ? opt->map_bytes : CAIRN_STORAGE_MAP_BYTES_DEFAULT;
@@ -505,18 +536,22 @@ int cairn_storage_open(struct cairn_storage **out, const struct cairn_storage_op
 	rv = check_dir(opt, msg, msg_bytes);
 	if (rv != 0)
 		return rv;
-	bool fresh = false;
-	rv = check_identity(opt, &fresh, msg, msg_bytes);
-	if (rv != 0)
-		return rv;
-	if (fresh && !opt->create) {
-		set_msg(msg, msg_bytes, "data dir %s holds no cairn data", opt->dir);
-		return CAIRN_ENOTFOUND;
-	}
 	struct cairn_storage *s = storage_alloc(opt);
 	if (s == NULL) {
 		set_msg(msg, msg_bytes, "out of memory");
 		return CAIRN_ENOMEM;
+	}
+	bool fresh = false;
+	rv = lock_dir(opt, &s->dir_fd, msg, msg_bytes);
+	if (rv == 0)
+		rv = check_identity(opt, &fresh, msg, msg_bytes);
+	if (rv == 0 && fresh && !opt->create) {
+		set_msg(msg, msg_bytes, "data dir %s holds no cairn data", opt->dir);
+		rv = CAIRN_ENOTFOUND;
+	}
+	if (rv != 0) {
+		storage_free(s);
+		return rv;
 	}
 	s->fresh = fresh;
 	rv = open_env(s, opt, msg, msg_bytes);

@@ -63,9 +63,12 @@ struct cairn_storage;
  * id gives CAIRN_EFOREIGN and is left byte-for-byte untouched. Other
  * failures, each leaving the dir unchanged: CAIRN_ENOTFOUND (absent or not
  * initialised and !create), CAIRN_EIO (not a directory, no permission, I/O),
- * CAIRN_ECORRUPT (not cairn's data or an unknown format), CAIRN_EINVAL (bad
- * options). On error msg (if not NULL) holds one line naming the cause and
- * *out is untouched. On success *out is freed with cairn_storage_close().
+ * CAIRN_ECORRUPT (not cairn's data or an unknown format), CAIRN_EBUSY (the
+ * dir is open elsewhere: an exclusive flock on the dir itself is held until
+ * close, so two processes, or two opens in one process, never share a log),
+ * CAIRN_EINVAL (bad options). On error msg (if not NULL) holds one line
+ * naming the cause and *out is untouched. On success *out is freed with
+ * cairn_storage_close().
  */
 int cairn_storage_open(struct cairn_storage **out, const struct cairn_storage_options *opt,
 		       char *msg, size_t msg_bytes);

@@ -2,7 +2,10 @@
  * reopen, and the checks that refuse a batch that does not fit. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "cairn/errors.h"
 #include "helpers.h"
@@ -207,5 +210,43 @@ Test(log, load_returns_everything_for_restore)
 		cr_assert_eq(memcmp(rs.log[i].data, want, (size_t)n), 0);
 	}
 	cairn_storage_entries_free(&log);
+	cairn_storage_close(s);
+}
+
+/* A file-size limit makes the data file's growth fail with EFBIG, as a
+ * full disk would fail it with ENOSPC: the store enters its failed state,
+ * refuses every later write, and what was committed before survives. */
+Test(log, write_error_fails_the_store_and_keeps_what_was_committed)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 10, 1), 10, NULL), 0);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/data.mdb", tmpdir_path());
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	struct rlimit old;
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit lim = {(rlim_t)st.st_size + 8192, old.rlim_max};
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	static uint8_t big[64 * 1024];
+	struct cairn_raft_entry e = {.term = 1,
+				     .index = 11,
+				     .type = CAIRN_RAFT_ENTRY_NORMAL,
+				     .len = sizeof(big),
+				     .data = big};
+	int rv = cairn_storage_append(s, &e, 1, NULL);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	/* LMDB reports a short write as EIO, a refused one as the errno. */
+	cr_assert(rv == CAIRN_ENOSPACE || rv == CAIRN_EIO, "%s", cairn_strerror(rv));
+	cr_assert_eq(cairn_storage_failed(s), rv);
+	cr_assert_eq(cairn_storage_append(s, make_entries(11, 11, 1), 1, NULL), rv,
+		     "failed state is sticky");
+	expect_bounds(s, 1, 10, 1);
+	cairn_storage_close(s);
+	s = open_store(tmpdir_path(), 1);
+	expect_bounds(s, 1, 10, 1);
+	expect_entry(s, 10, 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(11, 11, 1), 1, NULL), 0);
 	cairn_storage_close(s);
 }

@@ -170,3 +170,14 @@ Test(open, zero_ids_are_invalid)
 	cr_assert_eq(try_open(tmpdir_path(), TEST_CLUSTER, 0, true, msg, sizeof(msg)),
 		     CAIRN_EINVAL);
 }
+
+Test(open, dir_already_open_is_busy)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	char msg[256];
+	cr_assert_eq(try_open(tmpdir_path(), TEST_CLUSTER, 1, true, msg, sizeof(msg)), CAIRN_EBUSY);
+	cr_assert_neq(strstr(msg, "in use"), NULL, "%s", msg);
+	cairn_storage_close(s);
+	cr_assert_eq(try_open(tmpdir_path(), TEST_CLUSTER, 1, true, msg, sizeof(msg)), 0,
+		     "released at close");
+}
