@@ -78,6 +78,10 @@ struct cairn_config {
  *   CAIRN_EIO      the file cannot be opened or read ("FILE: cannot open: ...")
  *   CAIRN_ECONFIG  the contents are wrong ("FILE:LINE: [node 1] peer: ...")
  * On failure *out is left zeroed. err may be NULL when err_size is 0.
+ * The file format is inih's: a line holds at most 197 bytes (the line
+ * buffer of Debian's libinih), "name = value" or "name: value", and an
+ * inline comment needs a blank before its ';' ("a;b" is the value "a;b").
+ * Lines whose first non-blank is ';' or '#' are comments.
  */
 int cairn_config_load(const char *path, struct cairn_config *out, char *err, size_t err_size);
 
