@@ -231,7 +231,27 @@ int cairn_storage_meta_put_u64(MDB_txn *txn, const struct cairn_storage_dbs *dbs
 	return mdb_put(txn, dbs->meta, &k, &d, 0);
 }
 
-/* mkdir -p: create dir and any missing parent. */
+/* Make the directory entry of path durable: fsync its parent. */
+static int sync_parent(const char *path)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", path);
+	char *slash = strrchr(parent, '/');
+	if (slash == parent)
+		parent[1] = '\0'; /* "/x": the parent is "/" */
+	else if (slash != NULL)
+		*slash = '\0';
+	else
+		snprintf(parent, sizeof(parent), ".");
+	int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int rv = fsync(fd) == 0 ? 0 : errno;
+	close(fd);
+	return rv;
+}
+
+/* mkdir -p: create dir and any missing parent, each made durable. */
 static int make_dirs(const char *dir)
 {
 	char path[PATH_MAX];
@@ -244,8 +264,13 @@ static int make_dirs(const char *dir)
 			continue;
 		char c = path[i];
 		path[i] = '\0';
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		if (mkdir(path, 0700) == 0) {
+			int err = sync_parent(path);
+			if (err != 0)
+				return err;
+		} else if (errno != EEXIST) {
 			return errno;
+		}
 		path[i] = c;
 	}
 	return 0;
@@ -470,6 +495,14 @@ static int open_env(struct cairn_storage *s, const struct cairn_storage_options 
 			cairn_strerror(rc));
 		return rc;
 	}
+	/* The new files' directory entries must survive a power loss too. */
+	if (s->fresh && fsync(s->dir_fd) != 0) {
+		set_msg(msg, msg_bytes, "data dir %s: fsync: %s", opt->dir, strerror(errno));
+		return CAIRN_EIO;
+	}
+	/* Reader slots of a killed predecessor would pin old pages. */
+	int dead = 0;
+	mdb_reader_check(s->env, &dead);
 	return 0;
 }
 
