@@ -3,9 +3,12 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "cairn/errors.h"
 #include "helpers.h"
@@ -248,5 +251,45 @@ Test(log, write_error_fails_the_store_and_keeps_what_was_committed)
 	expect_bounds(s, 1, 10, 1);
 	expect_entry(s, 10, 1);
 	cr_assert_eq(cairn_storage_append(s, make_entries(11, 11, 1), 1, NULL), 0);
+	cairn_storage_close(s);
+}
+
+/* LMDB (a shared library) resolves fdatasync to this definition first, so
+ * the tests can count the flushes a commit makes. */
+static atomic_ulong fdatasyncs;
+
+int fdatasync(int fd)
+{
+	atomic_fetch_add(&fdatasyncs, 1);
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+Test(log, a_batch_is_one_transaction_and_one_fdatasync)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	struct cairn_storage_stats st0, st1;
+	cairn_storage_stats(s, &st0);
+	unsigned long before = atomic_load(&fdatasyncs);
+	struct cairn_raft_hard_state hs = {.term = 1, .vote = 1, .commit = 0};
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 256, 1), 256, &hs), 0);
+	cairn_storage_stats(s, &st1);
+	cr_assert_eq(st1.commits - st0.commits, 1);
+	cr_assert_eq(atomic_load(&fdatasyncs) - before, 1, "synced before returning");
+	cairn_storage_close(s);
+}
+
+Test(log, unsafe_no_sync_skips_the_flush)
+{
+	struct cairn_storage_options opt = {.dir = tmpdir_path(),
+					    .cluster_id = TEST_CLUSTER,
+					    .member_id = 1,
+					    .create = true,
+					    .unsafe_no_sync = true};
+	struct cairn_storage *s = NULL;
+	char msg[256];
+	cr_assert_eq(cairn_storage_open(&s, &opt, msg, sizeof(msg)), 0, "%s", msg);
+	unsigned long before = atomic_load(&fdatasyncs);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 16, 1), 16, NULL), 0);
+	cr_assert_eq(atomic_load(&fdatasyncs) - before, 0);
 	cairn_storage_close(s);
 }
