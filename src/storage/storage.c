@@ -174,10 +174,8 @@ int cairn_storage_write_txn(struct cairn_storage *s, cairn_storage_txn_fn fn, vo
 			atomic_fetch_add(&s->commits, 1);
 			return 0;
 		}
-		if (rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED) {
-			int gr = rc == MDB_MAP_FULL ? grow_map(s) : 0;
-			if (rc == MDB_MAP_RESIZED)
-				mdb_env_set_mapsize(s->env, 0);
+		if (rc == MDB_MAP_FULL) {
+			int gr = grow_map(s);
 			if (gr != 0)
 				return enter_failed(s, gr, "map full at its ceiling");
 			continue;
