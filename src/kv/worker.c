@@ -223,6 +223,7 @@ static int submit(struct cairn_kv_worker *w, uint8_t kind, const struct cairn_ra
 		j->hs = *hs;
 	}
 	w->in_flight++;
+	assert(w->in_flight <= w->jobs_max);
 	pthread_mutex_lock(&w->mu);
 	if (w->todo_tail == NULL)
 		w->todo_head = j;

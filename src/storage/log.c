@@ -143,6 +143,7 @@ static int term_at(MDB_txn *txn, const struct cairn_storage_dbs *dbs, const stru
 /* Delete entries with index >= from. */
 static int delete_from(MDB_txn *txn, MDB_dbi dbi, uint64_t from)
 {
+	assert(from > 0); /* index 0 is never an entry */
 	MDB_cursor *c;
 	int rc = mdb_cursor_open(txn, dbi, &c);
 	if (rc != 0)
@@ -207,6 +208,8 @@ static int check_batch(MDB_txn *txn, const struct cairn_storage_dbs *dbs, const 
 		       const struct append_args *a)
 {
 	const struct cairn_raft_entry *e = a->entries;
+	assert(a->n > 0);
+	assert(x->last_index >= x->prev_index);
 	for (size_t i = 0; i < a->n; i++) {
 		if (e[i].len > CAIRN_ENTRY_BYTES_MAX)
 			return CAIRN_ETOOBIG;

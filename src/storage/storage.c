@@ -140,6 +140,7 @@ static int grow_map(struct cairn_storage *s)
 		goto out;
 	}
 	uint64_t next = cur > s->map_bytes_max / 2 ? s->map_bytes_max : cur * 2;
+	assert(next > cur);
 	int rc = mdb_env_set_mapsize(s->env, (size_t)next);
 	if (rc != 0) {
 		rv = rc == ENOMEM ? CAIRN_ENOSPACE : cairn_storage_mdb_err(rc);
@@ -155,6 +156,8 @@ out:
 
 int cairn_storage_write_txn(struct cairn_storage *s, cairn_storage_txn_fn fn, void *arg)
 {
+	assert(s != NULL && s->env != NULL);
+	assert(fn != NULL);
 	for (;;) {
 		int failed = atomic_load(&s->failed);
 		if (failed != 0)
@@ -190,6 +193,8 @@ int cairn_storage_write_txn(struct cairn_storage *s, cairn_storage_txn_fn fn, vo
 
 int cairn_storage_read_txn(struct cairn_storage *s, cairn_storage_txn_fn fn, void *arg)
 {
+	assert(s != NULL && s->env != NULL);
+	assert(fn != NULL);
 	pthread_rwlock_rdlock(&s->map_lock);
 	MDB_txn *txn = NULL;
 	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
