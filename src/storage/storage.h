@@ -89,6 +89,26 @@ void cairn_storage_close(struct cairn_storage *s);
 int cairn_storage_append(struct cairn_storage *s, const struct cairn_raft_entry *entries, size_t n,
 			 const struct cairn_raft_hard_state *hs);
 
+/* One Ready's worth of writes, for cairn_storage_append_batches(). */
+struct cairn_storage_append_batch {
+	const struct cairn_raft_entry *entries;
+	size_t n;
+	const struct cairn_raft_hard_state *hs; /* NULL: unchanged */
+	/* Out: the log's last entry once this batch is in (its own last
+	 * entry, or the log's last when n == 0). */
+	uint64_t last_index;
+	uint64_t last_term;
+};
+
+/*
+ * Group commit across Readys: the effect of cairn_storage_append() on each
+ * of b[0..n) in turn, in ONE transaction and one fsync, all or nothing. The
+ * storage thread uses it for append jobs that queued up behind a sync. Fills
+ * each batch's last_index / last_term.
+ */
+int cairn_storage_append_batches(struct cairn_storage *s, struct cairn_storage_append_batch *b,
+				 size_t n);
+
 /* Store the hard state alone (one fsync'd transaction). */
 int cairn_storage_set_hard_state(struct cairn_storage *s, const struct cairn_raft_hard_state *hs);
 

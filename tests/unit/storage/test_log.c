@@ -293,3 +293,41 @@ Test(log, unsafe_no_sync_skips_the_flush)
 	cr_assert_eq(atomic_load(&fdatasyncs) - before, 0);
 	cairn_storage_close(s);
 }
+
+Test(log, several_batches_commit_as_one_transaction_in_order)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	static struct cairn_raft_entry first[5], second[2];
+	memcpy(first, make_entries(1, 5, 1), sizeof(first));
+	memcpy(second, make_entries(4, 5, 2), sizeof(second));
+	struct cairn_raft_hard_state hs1 = {.term = 1, .vote = 1}, hs2 = {.term = 2, .vote = 3};
+	struct cairn_storage_append_batch b[3] = {
+		{.entries = first, .n = 5, .hs = &hs1},
+		{.entries = second, .n = 2, .hs = &hs2}, /* replaces 4..5 of the first */
+		{.entries = NULL, .n = 0, .hs = NULL},
+	};
+	struct cairn_storage_stats st0, st1;
+	cairn_storage_stats(s, &st0);
+	cr_assert_eq(cairn_storage_append_batches(s, b, 3), 0);
+	cairn_storage_stats(s, &st1);
+	cr_assert_eq(st1.commits - st0.commits, 1);
+	cr_assert_eq(b[0].last_index, 5);
+	cr_assert_eq(b[0].last_term, 1);
+	cr_assert_eq(b[1].last_index, 5);
+	cr_assert_eq(b[1].last_term, 2);
+	cr_assert_eq(b[2].last_index, 5, "no entries: the log's last");
+	expect_bounds(s, 1, 5, 2);
+	expect_entry(s, 3, 1);
+	expect_entry(s, 4, 2);
+	struct cairn_raft_hard_state got;
+	cr_assert_eq(cairn_storage_hard_state(s, &got), 0);
+	cr_assert_eq(got.vote, 3);
+	static struct cairn_raft_entry ok6[1], gap8[1];
+	memcpy(ok6, make_entries(6, 6, 2), sizeof(ok6));
+	memcpy(gap8, make_entries(8, 8, 2), sizeof(gap8));
+	struct cairn_storage_append_batch bad[2] = {{.entries = ok6, .n = 1},
+						    {.entries = gap8, .n = 1}};
+	cr_assert_eq(cairn_storage_append_batches(s, bad, 2), CAIRN_EINVAL);
+	expect_bounds(s, 1, 5, 2); /* all or nothing */
+	cairn_storage_close(s);
+}
