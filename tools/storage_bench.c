@@ -233,6 +233,26 @@ static int run_pipelined(const char *parent, bool no_sync, double seconds, unsig
 	return rv;
 }
 
+static void print_json(const struct round *rounds, int n, const struct round *piped, unsigned depth,
+		       bool no_sync)
+{
+	printf("{\"bench\":\"storage\",\"payload_bytes\":%u,\"sync\":%s,\"results\":[",
+	       PAYLOAD_BYTES, no_sync ? "false" : "true");
+	for (int i = 0; i < n; i++) {
+		const struct round *r = &rounds[i];
+		printf("%s{\"batch\":%u,\"appends_per_s\":%.0f,\"entries_per_s\":%.0f,"
+		       "\"commits_per_s\":%.0f,\"fdatasyncs_per_s\":%.0f,\"applied_entries_per_s\":"
+		       "%.0f}",
+		       i > 0 ? "," : "", r->batch, (double)r->appends / r->seconds,
+		       (double)r->entries / r->seconds, (double)r->commits / r->seconds,
+		       (double)r->syncs / r->seconds, (double)r->applied / r->apply_seconds);
+	}
+	printf("],\"pipelined\":{\"jobs_in_flight\":%u,\"entries_per_s\":%.0f,"
+	       "\"commits_per_s\":%.0f,\"fdatasyncs_per_s\":%.0f}}\n",
+	       depth, (double)piped->entries / piped->seconds,
+	       (double)piped->commits / piped->seconds, (double)piped->syncs / piped->seconds);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: cairn-storage-bench [--seconds S] [--dir PARENT] "
@@ -294,20 +314,6 @@ int main(int argc, char **argv)
 	       "(group commit), %.0f fdatasync/s\n",
 	       depth, (double)piped.appends / piped.seconds, (double)piped.commits / piped.seconds,
 	       (double)piped.syncs / piped.seconds);
-	printf("{\"bench\":\"storage\",\"payload_bytes\":%u,\"sync\":%s,\"results\":[",
-	       PAYLOAD_BYTES, no_sync ? "false" : "true");
-	for (int i = 0; i < 3; i++) {
-		const struct round *r = &rounds[i];
-		printf("%s{\"batch\":%u,\"appends_per_s\":%.0f,\"entries_per_s\":%.0f,"
-		       "\"commits_per_s\":%.0f,\"fdatasyncs_per_s\":%.0f,\"applied_entries_per_s\":"
-		       "%.0f}",
-		       i > 0 ? "," : "", r->batch, (double)r->appends / r->seconds,
-		       (double)r->entries / r->seconds, (double)r->commits / r->seconds,
-		       (double)r->syncs / r->seconds, (double)r->applied / r->apply_seconds);
-	}
-	printf("],\"pipelined\":{\"jobs_in_flight\":%u,\"entries_per_s\":%.0f,"
-	       "\"commits_per_s\":%.0f,\"fdatasyncs_per_s\":%.0f}}\n",
-	       depth, (double)piped.entries / piped.seconds, (double)piped.commits / piped.seconds,
-	       (double)piped.syncs / piped.seconds);
+	print_json(rounds, 3, &piped, depth, no_sync);
 	return 0;
 }
