@@ -79,8 +79,9 @@ int cairn_kv_worker_start(struct cairn_kv_worker **out, struct cairn_storage *s,
 			  struct cairn_kv *kv, const struct cairn_kv_worker_options *opt);
 
 /* Queue an append of entries[0..n) (copied) and *hs (copied; NULL: none).
- * 0, CAIRN_EFULL, CAIRN_ENOMEM, CAIRN_ESTOPPED after stop. On error no
- * completion will come. */
+ * 0, CAIRN_EFULL (jobs_max jobs not yet drained), CAIRN_ENOMEM,
+ * CAIRN_ETOOBIG (an entry over CAIRN_ENTRY_BYTES_MAX), CAIRN_EINVAL,
+ * CAIRN_ESTOPPED after stop. On error no completion will come. */
 int cairn_kv_worker_append(struct cairn_kv_worker *w, const struct cairn_raft_entry *entries,
 			   size_t n, const struct cairn_raft_hard_state *hs, void *data);
 
