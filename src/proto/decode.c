@@ -211,6 +211,19 @@ static int rd_finish(struct rd *r)
 	return r->p == r->end ? 0 : fail(r, "trailing bytes after the message");
 }
 
+int cairn_proto_frame_split(const uint8_t *p, size_t avail, size_t *body_len)
+{
+	if (avail < CAIRN_PROTO_PREFIX_BYTES)
+		return 0;
+	uint32_t len = cairn_get_be32(p);
+	if (len == 0 || len > CAIRN_FRAME_BYTES_MAX)
+		return CAIRN_EPROTO;
+	if (avail - CAIRN_PROTO_PREFIX_BYTES < len)
+		return 0;
+	*body_len = len;
+	return 1;
+}
+
 /* ---- Peer frames -------------------------------------------------------- */
 
 static int rd_entry(struct rd *r, const struct cairn_raft_msg *m, uint64_t prev_term,

@@ -146,6 +146,13 @@ enum cairn_proto_code {
 };
 #define CAIRN_PROTO_CODE_MAX CAIRN_PROTO_BAD_REQUEST
 
+/* For readers outside src/net (the client library): is there a whole frame
+ * at the start of the avail bytes at p? Returns 1 and sets *body_len (the
+ * body is at p + CAIRN_PROTO_PREFIX_BYTES), 0 when more bytes are needed,
+ * or CAIRN_EPROTO when the length prefix is 0 or over CAIRN_FRAME_BYTES_MAX
+ * (close the connection). */
+int cairn_proto_frame_split(const uint8_t *p, size_t avail, size_t *body_len);
+
 /* "ok", "not-found", ... ; "unknown" for any other value. Never NULL. */
 const char *cairn_proto_code_name(int code);
 /* "hello", "get", ..., the Raft names for 1..9; "unknown" otherwise. */
