@@ -40,7 +40,7 @@
  * weighs its payload bytes plus ENTRY_WEIGHT_BYTES per entry (an entry
  * without payload still writes a log record, or a session and the kv). */
 #define GROUP_JOBS_MAX 256u
-#define GROUP_WEIGHT_MAX (32u * 1024u * 1024u)
+#define GROUP_WEIGHT_BYTES_MAX (32u * 1024u * 1024u)
 #define ENTRY_WEIGHT_BYTES 128u
 
 struct job {
@@ -169,7 +169,10 @@ static void run_group(struct cairn_kv_worker *w, struct job **jobs, size_t n)
 				fail_job(w, jobs[i], w->sticky_err);
 			return;
 		}
-		struct group_args a = {.kv = w->kv, .jobs = jobs + i, .n = end - i};
+		/* failed_at stays "none" if no run starts (storage failed, or
+		 * no transaction could begin): the whole group fails. */
+		struct group_args a = {
+			.kv = w->kv, .jobs = jobs + i, .n = end - i, .failed_at = end - i};
 		int rv = cairn_storage_write_txn(w->storage, group_fn, &a);
 		if (rv == 0) {
 			if (a.applied != 0)
@@ -197,7 +200,7 @@ static size_t take_jobs(struct cairn_kv_worker *w, struct job **jobs)
 	size_t n = 0, weight = 0;
 	while (w->todo_head != NULL && n < GROUP_JOBS_MAX) {
 		struct job *j = w->todo_head;
-		if (n > 0 && weight + job_weight(j) > GROUP_WEIGHT_MAX)
+		if (n > 0 && weight + job_weight(j) > GROUP_WEIGHT_BYTES_MAX)
 			break;
 		w->todo_head = j->next;
 		if (w->todo_head == NULL)
