@@ -23,7 +23,7 @@ static struct cairn_kv *kv;
 static struct cairn_kv_worker *worker;
 static atomic_int notified;
 
-#define DONE_MAX 256
+#define DONE_MAX 512
 static struct cairn_kv_done done[DONE_MAX];
 static struct cairn_kv_result done_results[DONE_MAX][8];
 static size_t n_done;
@@ -571,4 +571,25 @@ Test(worker, published_applied_index_is_never_ahead_of_the_committed_one)
 	cr_assert_gt(atomic_load(&reader_checks), 0);
 	cr_assert_eq(atomic_load(&reader_ahead), 0, "published before its commit %lu times",
 		     atomic_load(&reader_ahead));
+}
+
+Test(worker, a_wake_up_commits_at_most_256_jobs_at_once)
+{
+	start_gated();
+	cr_assert_eq(cairn_kv_worker_append(worker, make_entries(1, 1, 1), 1, NULL, NULL), 0);
+	wait_done(1);
+	struct cairn_storage_stats st0, st1;
+	cairn_storage_stats(store, &st0);
+	for (uint64_t i = 2; i <= 301; i++)
+		cr_assert_eq(cairn_kv_worker_append(worker, make_entries(i, i, 1), 1, NULL, NULL),
+			     0);
+	sem_post(&gate);
+	wait_done(301);
+	cairn_storage_stats(store, &st1);
+	cr_assert_eq(st1.commits - st0.commits, 2, "300 jobs: 256, then 44");
+	for (size_t j = 1; j < 301; j++) {
+		cr_assert_eq(done[j].err, 0);
+		cr_assert_eq(done[j].last_index, j + 1);
+	}
+	sem_destroy(&gate);
 }
