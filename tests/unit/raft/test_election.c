@@ -332,3 +332,28 @@ Test(election, rejected_majority_sends_candidate_back_to_follower)
 	cr_assert_eq(net_term(net, 1), 2);
 	net_free(net);
 }
+
+Test(election, follower_times_out_despite_a_stale_candidates_term_bumps)
+{
+	struct net *net = net_new(3);
+	net->cfg.pre_vote = false;
+	net->cfg.check_quorum = false;
+	uint64_t terms[] = {1, 1};
+	net_preload(net, 1, 1, 0, terms, 2);
+	net_start(net);
+	/* 3 has an empty log and campaigns every 5 ticks: 1 refuses it each
+	 * time, and its own timer (10..19 ticks) must still run out. */
+	uint64_t term = 1;
+	for (int tick = 1; tick <= 20 && net_role(net, 1) == CAIRN_RAFT_FOLLOWER; tick++) {
+		if (tick % 5 == 0) {
+			struct cairn_raft_msg m = {
+				.type = CAIRN_RAFT_MSG_VOTE, .from = 3, .to = 1, .term = ++term};
+			net_step(net, &m);
+			cr_assert(net_find(net, CAIRN_RAFT_MSG_VOTE_REPLY, 3, 0)->m.reject);
+			net_drop_all(net);
+		}
+		net_tick(net, 1);
+	}
+	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_CANDIDATE);
+	net_free(net);
+}
