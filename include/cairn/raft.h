@@ -284,11 +284,13 @@ void cairn_raft_tick(struct cairn_raft *r);
 
 /* Deliver a message addressed to this member. A message that cannot be
  * valid (unknown sender or type, not addressed to us, term 0 on a request,
- * APPEND entries not numbered prev_index + 1.. or with terms out of order,
+ * a term above CAIRN_RAFT_TERM_MAX, a last_log_term or hint_term above the
+ * message's term, APPEND entries not numbered prev_index + 1.. or with terms out of order,
  * an APPEND_REPLY acknowledging more than the leader's log) returns
  * CAIRN_EINVAL and changes nothing. Stale messages are not errors: they are
  * answered with the current term or ignored, and return 0. CAIRN_ENOMEM if
- * entries could not be copied (the message is then as if lost). */
+ * entries could not be copied: the log may then hold a prefix of them, and
+ * no reply goes out, so the leader sends them again. */
 int cairn_raft_step(struct cairn_raft *r, const struct cairn_raft_msg *m);
 
 /* Append a NORMAL entry with a copy of data (index may be NULL). On success
