@@ -149,8 +149,7 @@ static void reply_status(struct client_conn *cc, uint64_t id)
 	rep.status.applied_index = n->commit.applied;
 	rep.status.last_log_index = st.last_index;
 	snprintf(rep.status.peer_addr, sizeof rep.status.peer_addr, "%s", n->self->peer.text);
-	snprintf(rep.status.client_addr, sizeof rep.status.client_addr, "%s",
-		 n->self->client.text);
+	snprintf(rep.status.client_addr, sizeof rep.status.client_addr, "%s", n->self->client.text);
 	send_reply(cc, &rep);
 }
 
@@ -188,12 +187,15 @@ static bool is_write(uint8_t type)
 
 /* ---- Writes ------------------------------------------------------------- */
 
-/* The client cannot know from this member whether the write will take
- * effect; a retry with the same client id and seq settles it exactly once.
- * (proto has no "unknown" code yet: NOT_LEADER makes the client retry.) */
+/* The write was proposed but this member cannot tell whether it will take
+ * effect (leadership lost, stopping, storage failed): UNAVAILABLE, which the
+ * client treats as "maybe applied" and retries with the same client id and
+ * seq, and the retry settles it exactly once. NOT_LEADER is kept for writes
+ * that certainly did not take effect. */
 static void reply_unknown(struct client_req *q)
 {
-	reply_not_leader(q->cc, q->id);
+	reply_code(q->cc, q->id, CAIRN_PROTO_UNAVAILABLE,
+		   "leadership lost while the write was in flight: outcome unknown here");
 }
 
 static void write_done_cb(struct cairn_commit_waiter *w, int err, int result)
@@ -207,8 +209,8 @@ static void write_done_cb(struct cairn_commit_waiter *w, int err, int result)
 		reply_code(q->cc, q->id, (enum cairn_proto_code)code,
 			   code == CAIRN_PROTO_BAD_REQUEST ? "stale or malformed command" : NULL);
 	} else if (err == CAIRN_EUNAVAIL) {
-		reply_code(q->cc, q->id, CAIRN_PROTO_UNAVAILABLE,
-			   "proposal lost in a leader change; it did not take effect");
+		/* Overwritten by another leader's entry: certainly not applied. */
+		reply_not_leader(q->cc, q->id);
 	} else {
 		reply_unknown(q);
 	}
@@ -235,7 +237,7 @@ static void accept_write(struct client_conn *cc, const struct cairn_proto_reques
 		char msg[128];
 		snprintf(msg, sizeof msg, "writes stopped: storage failed: %s",
 			 cairn_strerror(n->write_error));
-		reply_code(cc, r->id, CAIRN_PROTO_UNAVAILABLE, msg);
+		reply_code(cc, r->id, CAIRN_PROTO_BUSY, msg); /* certainly not applied */
 		return;
 	}
 	if (n->writes_pending >= CAIRN_PROPOSALS_PENDING_MAX) {
@@ -249,7 +251,8 @@ static void accept_write(struct client_conn *cc, const struct cairn_proto_reques
 	if (rv == 0)
 		q = req_new(cc, r, (uint32_t)payload.len);
 	if (rv != 0 || q == NULL || grow_proposals(n) != 0) {
-		reply_code(cc, r->id, rv == CAIRN_EINVAL ? CAIRN_PROTO_BAD_REQUEST : CAIRN_PROTO_BUSY,
+		reply_code(cc, r->id,
+			   rv == CAIRN_EINVAL ? CAIRN_PROTO_BAD_REQUEST : CAIRN_PROTO_BUSY,
 			   rv == CAIRN_EINVAL ? "request out of limits" : "out of memory");
 		if (q != NULL)
 			req_done(q);
@@ -292,7 +295,7 @@ static void propose_all(struct cairn_node *n)
 		else if (rv == CAIRN_ETOOBIG)
 			reply_code(q->cc, q->id, CAIRN_PROTO_BAD_REQUEST, "command too large");
 		else
-			reply_code(q->cc, q->id, CAIRN_PROTO_UNAVAILABLE, cairn_strerror(rv));
+			reply_code(q->cc, q->id, CAIRN_PROTO_BUSY, cairn_strerror(rv));
 		req_done(q);
 	}
 	n->n_proposals = 0;
@@ -472,8 +475,8 @@ static void client_frame(struct cairn_conn *c, const uint8_t *frame, size_t len)
 			reply_code(cc, r.id, CAIRN_PROTO_BAD_REQUEST, r.why);
 			return;
 		}
-		CAIRN_WARN("closing client connection from %s: malformed request: %s",
-			   c->peer_name, r.why != NULL ? r.why : "?");
+		CAIRN_WARN("closing client connection from %s: malformed request: %s", c->peer_name,
+			   r.why != NULL ? r.why : "?");
 		cairn_conn_close(c);
 		return;
 	}
@@ -482,14 +485,13 @@ static void client_frame(struct cairn_conn *c, const uint8_t *frame, size_t len)
 		return;
 	}
 	if (cc->pending >= CAIRN_CONN_PENDING_REQS_MAX) {
-		reply_code(cc, r.id, CAIRN_PROTO_BUSY, "too many requests pending on this connection");
+		reply_code(cc, r.id, CAIRN_PROTO_BUSY,
+			   "too many requests pending on this connection");
 		return;
 	}
-	if (n->stopping) {
-		reply_code(cc, r.id, CAIRN_PROTO_UNAVAILABLE, "member is shutting down");
-		return;
-	}
-	if (n->role != CAIRN_RAFT_LEADER) {
+	if (n->stopping || n->role != CAIRN_RAFT_LEADER) {
+		/* Stopping: nothing more is taken; NOT_LEADER sends the client
+		 * to look for the (next) leader. */
 		reply_not_leader(cc, r.id);
 		return;
 	}
@@ -507,7 +509,8 @@ static void on_client_connection(uv_stream_t *server, int status)
 		return;
 	}
 	struct client_conn *cc = calloc(1, sizeof *cc);
-	if (cc == NULL || cairn_conn_init(&cc->conn, n->loop, client_frame, client_closed, cc) != 0) {
+	if (cc == NULL ||
+	    cairn_conn_init(&cc->conn, n->loop, client_frame, client_closed, cc) != 0) {
 		free(cc);
 		CAIRN_WARN("client port: out of memory accepting a connection");
 		return;
@@ -555,8 +558,7 @@ void cairn_api_close_all(struct cairn_node *n)
 		batch_fail(b, CAIRN_PROTO_UNAVAILABLE, "member is shutting down");
 	for (size_t i = 0; i < n->n_proposals; i++) {
 		n->writes_pending--;
-		reply_code(n->proposals[i]->cc, n->proposals[i]->id, CAIRN_PROTO_UNAVAILABLE,
-			   "member is shutting down");
+		reply_not_leader(n->proposals[i]->cc, n->proposals[i]->id); /* never proposed */
 		req_done(n->proposals[i]);
 	}
 	n->n_proposals = 0;

@@ -350,8 +350,8 @@ static int listen_both(struct cairn_node *n, char *err, size_t err_size)
 {
 	int rv = cairn_peer_listen(n);
 	if (rv != 0) {
-		snprintf(err, err_size, "cannot listen on peer address %s: %s",
-			 n->self->peer.text, uv_strerror(rv));
+		snprintf(err, err_size, "cannot listen on peer address %s: %s", n->self->peer.text,
+			 uv_strerror(rv));
 		return rv;
 	}
 	rv = cairn_api_listen(n);
@@ -371,8 +371,8 @@ static int start(struct cairn_node *n, const char *config_path, uint64_t id,
 		return rv;
 	n->self = cairn_config_node(&n->cfg, id);
 	if (n->self == NULL) {
-		snprintf(err, err_size, "%s: no [node %llu] in the cluster config", config_path,
-			 (unsigned long long)id);
+		snprintf(err, err_size, "node id %llu is not a member in %s",
+			 (unsigned long long)id, config_path);
 		return CAIRN_ECONFIG;
 	}
 	n->id = id;

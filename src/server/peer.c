@@ -62,7 +62,7 @@ static int resolve(const struct cairn_addr *addr, struct sockaddr_storage *ss)
 }
 
 int cairn_node_listen(uv_loop_t *loop, uv_tcp_t *tcp, const struct cairn_addr *addr,
-		    uv_connection_cb cb, void *data)
+		      uv_connection_cb cb, void *data)
 {
 	struct sockaddr_storage ss;
 	int rv = resolve(addr, &ss);
@@ -151,7 +151,8 @@ static void inbound_frame(struct cairn_conn *c, const uint8_t *frame, size_t len
 	}
 	if (p->id == 0 || d->msg.from != p->id || d->msg.to != n->id) {
 		CAIRN_WARN("closing peer connection from %s: %s", c->peer_name,
-			   p->id == 0 ? "no HELLO first" : "message for another sender or receiver");
+			   p->id == 0 ? "no HELLO first"
+				      : "message for another sender or receiver");
 		cairn_conn_close(c);
 		return;
 	}
@@ -166,7 +167,8 @@ static void on_peer_connection(uv_stream_t *server, int status)
 		return;
 	}
 	struct peer_in *p = calloc(1, sizeof *p);
-	if (p == NULL || cairn_conn_init(&p->conn, n->loop, inbound_frame, inbound_closed, p) != 0) {
+	if (p == NULL ||
+	    cairn_conn_init(&p->conn, n->loop, inbound_frame, inbound_closed, p) != 0) {
 		free(p);
 		CAIRN_WARN("peer port: out of memory accepting a connection");
 		return;
