@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cairn/limits.h"
 #include "util/log.h"
@@ -111,6 +112,17 @@ static int parse_args(int argc, char **argv, struct options *opts)
 	return 0;
 }
 
+/* Up to CAIRN_CLIENT_CONNS_MAX clients plus peers need descriptors; take
+ * the hard limit rather than the (often 1024) soft one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts = {0};
@@ -119,6 +131,7 @@ int main(int argc, char **argv)
 		return rc > 0 ? EXIT_SUCCESS : EXIT_USAGE;
 	/* A peer that vanishes mid-write must not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	const char *level = getenv("CAIRN_LOG_LEVEL");
 	enum cairn_log_level lv;
 	if (level != NULL && cairn_log_parse_level(level, &lv) == 0)
