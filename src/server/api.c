@@ -111,7 +111,7 @@ static void reply_code(struct client_conn *cc, uint64_t id, enum cairn_proto_cod
 	struct cairn_proto_reply rep;
 	cairn_proto_reply_init(&rep, id, code);
 	if (message != NULL)
-		snprintf(rep.message, sizeof rep.message, "%s", message);
+		cairn_node_copy_text(rep.message, sizeof rep.message, message);
 	send_reply(cc, &rep);
 }
 
@@ -127,7 +127,7 @@ static void reply_not_leader(struct client_conn *cc, uint64_t id)
 		l = cairn_config_node(&n->cfg, n->leader);
 	if (l != NULL) {
 		rep.leader_id = l->id;
-		snprintf(rep.leader_addr, sizeof rep.leader_addr, "%s", l->client.text);
+		cairn_node_copy_text(rep.leader_addr, sizeof rep.leader_addr, l->client.text);
 	}
 	send_reply(cc, &rep);
 }
@@ -142,14 +142,16 @@ static void reply_status(struct client_conn *cc, uint64_t id)
 	rep.type = CAIRN_PROTO_STATUS_REPLY;
 	rep.id = id;
 	rep.status.node_id = n->id;
-	snprintf(rep.status.role, sizeof rep.status.role, "%s", cairn_raft_role_name(st.role));
+	cairn_node_copy_text(rep.status.role, sizeof rep.status.role,
+			     cairn_raft_role_name(st.role));
 	rep.status.term = st.term;
 	rep.status.leader = st.leader;
 	rep.status.commit_index = st.commit;
 	rep.status.applied_index = n->commit.applied;
 	rep.status.last_log_index = st.last_index;
-	snprintf(rep.status.peer_addr, sizeof rep.status.peer_addr, "%s", n->self->peer.text);
-	snprintf(rep.status.client_addr, sizeof rep.status.client_addr, "%s", n->self->client.text);
+	cairn_node_copy_text(rep.status.peer_addr, sizeof rep.status.peer_addr, n->self->peer.text);
+	cairn_node_copy_text(rep.status.client_addr, sizeof rep.status.client_addr,
+			     n->self->client.text);
 	send_reply(cc, &rep);
 }
 

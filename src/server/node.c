@@ -48,6 +48,14 @@ uint64_t cairn_node_cluster_id(const struct cairn_config *cfg)
 	return h == 0 ? 1 : h;
 }
 
+void cairn_node_copy_text(char *dst, size_t size, const char *src)
+{
+	assert(size > 0);
+	size_t len = strnlen(src, size - 1);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 /* ---- Observing the core ------------------------------------------------- */
 
 void cairn_node_observe(struct cairn_node *n)
@@ -382,7 +390,7 @@ static int start(struct cairn_node *n, const char *config_path, uint64_t id,
 		snprintf(err, err_size, "data dir: bad path");
 		return CAIRN_ECONFIG;
 	}
-	snprintf(n->data_dir, sizeof n->data_dir, "%s", dir);
+	cairn_node_copy_text(n->data_dir, sizeof n->data_dir, dir);
 	cairn_log_set_node(id);
 	cairn_rand_seed(&n->rng, id ^ cairn_clock_now_ns());
 	init_handles(n);
@@ -450,7 +458,7 @@ int cairn_node_run(const char *config_path, uint64_t id, const char *data_dir_ov
 		fprintf(stderr, "cairnd: out of memory\n");
 		return CAIRN_NODE_EXIT_STARTUP;
 	}
-	char err[512] = "";
+	char err[8192] = "";
 	int rv = start(n, config_path, id, data_dir_override, err, sizeof err);
 	if (rv != 0) {
 		fprintf(stderr, "cairnd: %s\n", err[0] != '\0' ? err : cairn_strerror(rv));

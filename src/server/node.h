@@ -135,6 +135,9 @@ int cairn_node_run(const char *config_path, uint64_t id, const char *data_dir_ov
  * big-endian bytes; never 0. Same members, same id, on every member. */
 uint64_t cairn_node_cluster_id(const struct cairn_config *cfg);
 
+/* Copy NUL-terminated src into dst of size bytes, cut to fit. */
+void cairn_node_copy_text(char *dst, size_t size, const char *src);
+
 /* Core state changed (role, term, leader): log and update the log context. */
 void cairn_node_observe(struct cairn_node *n);
 /* The storage thread failed (n->write_error set): stop taking writes; a

@@ -272,7 +272,7 @@ static void connected_cb(uv_connect_t *req, int status)
 		return;
 	}
 	uv_tcp_nodelay(&o->conn.tcp, 1);
-	snprintf(o->conn.peer_name, sizeof o->conn.peer_name, "%s", peer->cfg->peer.text);
+	cairn_node_copy_text(o->conn.peer_name, sizeof o->conn.peer_name, peer->cfg->peer.text);
 	struct cairn_proto_hello h = {
 		.version = CAIRN_PROTO_VERSION, .cluster_id = n->cluster_id, .node_id = n->id};
 	cairn_buf_reset(&n->enc);
