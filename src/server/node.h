@@ -116,6 +116,7 @@ struct cairn_node {
 
 	/* Shutdown. */
 	bool stopping;
+	bool handing_over; /* stopping leader: wait for the next leader */
 	uint64_t stop_deadline_ms;
 	uv_timer_t stop_timer;
 	int exit_status;
