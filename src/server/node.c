@@ -203,9 +203,8 @@ static void tick_cb(uv_timer_t *t)
 		cairn_raft_tick(n->raft);
 		n->ticks_done++;
 	}
-	static uint64_t last_expire_ms;
-	if (now - last_expire_ms >= NODE_EXPIRE_EVERY_MS) {
-		last_expire_ms = now;
+	if (now - n->expire_ms >= NODE_EXPIRE_EVERY_MS) {
+		n->expire_ms = now;
 		cairn_peer_expire_inbound(n, now);
 	}
 }

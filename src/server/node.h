@@ -77,6 +77,7 @@ struct cairn_node {
 	uint32_t tick_ms;
 	uint64_t ticks_done;
 	uint64_t start_ms;
+	uint64_t expire_ms; /* last check of inbound peer HELLO deadlines */
 	uv_timer_t tick_timer;
 	uv_prepare_t prepare;
 	uv_signal_t sigterm;
