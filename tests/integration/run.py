@@ -410,6 +410,80 @@ def bad_traffic():
         check_status_shape(c, st)
 
 
+def cluster_tool():
+    """tools/cluster up starts every member in the background and waits for
+    a leader, refuses to start a member twice, and down stops them all."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    tool = os.path.join(root, "tools", "cluster")
+    c = harness.Cluster()
+    run_dir = os.path.join(c.dir, "run")
+    env = dict(os.environ, CAIRN_BUILD=os.path.dirname(harness.CAIRND),
+               CAIRN_CLUSTER_DIR=run_dir)
+
+    def tool_run(*args):
+        p = harness.subprocess.run([tool] + list(args) + ["-c", c.config], env=env,
+                                   capture_output=True, timeout=120)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def pids():
+        out = []
+        for i in c.nodes:
+            try:
+                with open(os.path.join(run_dir, "node%d.pid" % i)) as f:
+                    out.append(int(f.read()))
+            except (OSError, ValueError):
+                pass
+        return out
+
+    ok = False
+    try:
+        c._write_config()
+        # absolute data dirs: the tool runs from the repository root
+        with open(c.config) as f:
+            text = f.read().replace("data_dir = data/", "data_dir = %s/data/" % c.dir)
+        with open(c.config, "w") as f:
+            f.write(text)
+        rc, out, err = tool_run("up")
+        if harness.PLACEHOLDER in err:
+            ok = True
+            raise harness.Skip("cairnd is the placeholder")
+        check(rc == 0, "up: exit %d\n%s%s" % (rc, out, err))
+        check("leader:" in out and "ID" in out, "up prints the status: %s" % out)
+        started = pids()
+        check(len(started) == 3, "three pid files: %s" % started)
+        rc, out, err = tool_run("up")
+        check(rc == 1 and err.count("already running") == 3, "second up: %d %s" % (rc, err))
+        check(pids() == started, "nothing started twice")
+        rc, out, err = tool_run("status", "--json")
+        check(rc == 0 and out.startswith('{"leader": '), "status: %d %s" % (rc, out))
+        c.must("put", "via", "tool")
+        check(c.must("get", "via") == b"tool\n", "the cluster serves")
+        rc, out, err = tool_run("down")
+        check(rc == 0 and out.count("stopped") == 3, "down: %d %s %s" % (rc, out, err))
+        for pid in started:
+            check(not os.path.exists("/proc/%d" % pid) or
+                  open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+                  "pid %d still running after down" % pid)
+        check(pids() == [], "pid files removed")
+        rc, out, err = tool_run("down")
+        check(rc == 0 and "no member was running" in out, "down again: %s" % out)
+        ok = True
+    finally:
+        for pid in pids():
+            try:
+                os.kill(pid, harness.signal.SIGKILL)
+            except OSError:
+                pass
+        if not ok:
+            for i in c.nodes:
+                try:
+                    with open(os.path.join(run_dir, "node%d.log" % i)) as f:
+                        print("---- node %d ----\n%s" % (i, f.read()[-3000:]))
+                except OSError:
+                    pass
+        c.destroy()
+
+
 SCENARIOS = {
     "election": election,
     "cli_exit_codes": cli_exit_codes,
@@ -419,6 +493,7 @@ SCENARIOS = {
     "graceful_leader": graceful_leader,
     "status_json": status_json,
     "bad_traffic": bad_traffic,
+    "cluster_tool": cluster_tool,
 }
 
 if __name__ == "__main__":
