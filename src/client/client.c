@@ -166,7 +166,8 @@ static void keep_value(struct cairn_client *c, const struct cairn_client_reply *
 	c->value = malloc(r->value_bytes + 1);
 	if (c->value == NULL)
 		return;
-	memcpy(c->value, r->value, r->value_bytes);
+	if (r->value_bytes > 0)
+		memcpy(c->value, r->value, r->value_bytes);
 	c->value_bytes = r->value_bytes;
 }
 

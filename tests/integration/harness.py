@@ -258,6 +258,13 @@ class Cluster:
                            stderr=subprocess.PIPE, timeout=timeout_ms / 1000 + 30)
         return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
+    def batch(self, lines, timeout_ms=5000):
+        """Run `cairn batch` over lines; returns (exit status, the output
+        lines: "CODE" or "0 VALUE" per input line)."""
+        rc, out, err = self.cli("batch", timeout_ms=timeout_ms,
+                                stdin="".join(l + "\n" for l in lines).encode())
+        return rc, out.decode().splitlines()
+
     def put(self, key, value, timeout_ms=5000):
         return self.cli("put", key, value, timeout_ms=timeout_ms)[0]
 
