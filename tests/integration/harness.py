@@ -341,6 +341,12 @@ def cluster(start=True, **kw):
                 ok = True
                 raise
         yield c
+        # Stop the survivors the graceful way: each must exit 0, and the
+        # sanitizers (leak checks included) get to report at exit.
+        for node in c.nodes.values():
+            if node.alive():
+                status = node.terminate()
+                check(status == 0, "node %d exited %d on SIGTERM" % (node.id, status))
         bad = c.sanitizer_reports()
         check(not bad, "sanitizer reports in member logs: %s" % bad)
         ok = True
