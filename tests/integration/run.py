@@ -164,6 +164,32 @@ def leader_kill():
         check(c.must("get", "c") == b"after-restart\n", "writes after restart")
 
 
+def leader_paused():
+    """SIGSTOP the leader: a write sent to it goes unanswered, the client
+    gives up on it after one attempt's wait and completes the write (once)
+    through the new leader; status reports the frozen member unreachable
+    within its timeout. Resumed, the old leader rejoins and catches up."""
+    with cluster() as c:
+        old = c.wait_leader()
+        c.must("put", "p", "0")
+        c.nodes[old].pause()
+        log("leader %d paused" % old)
+        t = time.monotonic()
+        c.must("put", "p", "1", timeout_ms=8000)
+        log("write done in %.2fs" % (time.monotonic() - t))
+        c.must("cas", "p", "1", "2", timeout_ms=8000)
+        t = time.monotonic()
+        st = c.status(timeout_ms=1000)
+        took = time.monotonic() - t
+        check(took < 1.9, "status waited %.2fs for a frozen member" % took)
+        frozen = [nd for nd in st["nodes"] if nd["id"] == old][0]
+        check(frozen["reachable"] is False, "frozen member reported reachable: %s" % st)
+        check(st["leader"] not in (None, old), "a new leader is known: %s" % st)
+        c.nodes[old].resume()
+        c.wait_caught_up([old])
+        check(c.must("get", "p") == b"2\n", "the put applied once, then the cas")
+
+
 def follower_catchup():
     """A follower is down while 1,000 writes happen; back up, it catches up:
     its applied index reaches the leader's."""
@@ -491,6 +517,7 @@ SCENARIOS = {
     "election": election,
     "cli_exit_codes": cli_exit_codes,
     "leader_kill": leader_kill,
+    "leader_paused": leader_paused,
     "follower_catchup": follower_catchup,
     "kill_all_restart": kill_all_restart,
     "graceful_leader": graceful_leader,
