@@ -132,8 +132,10 @@ static int rd_array(struct rd *r, uint32_t *n)
 	if (m != 0xdc && m != 0xdd)
 		return fail(r, "expected an array");
 	rv = take_be(r, m == 0xdc ? 2 : 4, &v);
+	if (rv != 0)
+		return rv;
 	*n = (uint32_t)v;
-	return rv;
+	return 0;
 }
 
 /* A byte string of the given family (bin or str) of min..max bytes. */
