@@ -27,8 +27,9 @@
 struct client_conn {
 	struct cairn_conn conn;
 	struct cairn_node *node;
-	uint32_t pending; /* requests accepted and not yet answered */
-	bool closed;      /* the socket is gone; free once pending == 0 */
+	uint32_t pending;   /* requests accepted and not yet answered */
+	uint64_t active_ms; /* last frame received (for evicting idle ones) */
+	bool closed;        /* the socket is gone; free once pending == 0 */
 	struct client_conn *prev;
 	struct client_conn *next;
 };
@@ -472,6 +473,7 @@ static void client_frame(struct cairn_conn *c, const uint8_t *frame, size_t len)
 	struct client_conn *cc = c->data;
 	struct cairn_node *n = cc->node;
 	struct cairn_proto_request r;
+	cc->active_ms = uv_now(n->loop);
 	if (cairn_proto_decode_request(frame, len, &r) != 0) {
 		if (r.id_known) {
 			reply_code(cc, r.id, CAIRN_PROTO_BAD_REQUEST, r.why);
@@ -503,6 +505,28 @@ static void client_frame(struct cairn_conn *c, const uint8_t *frame, size_t len)
 		accept_get(cc, &r);
 }
 
+/* At the connection cap: close the connection idle longest with nothing
+ * pending (idle sockets cannot lock clients out), else the newcomer. */
+static void evict_idle(struct cairn_node *n, struct client_conn *newcomer)
+{
+	struct client_conn *victim = NULL;
+	for (struct client_conn *cc = n->clients; cc != NULL; cc = cc->next) {
+		if (cc == newcomer || cc->pending > 0 || cc->conn.closing)
+			continue;
+		if (victim == NULL || cc->active_ms < victim->active_ms)
+			victim = cc;
+	}
+	if (victim == NULL)
+		victim = newcomer;
+	uint64_t now = uv_now(n->loop);
+	if (now - n->client_evict_log_ms >= 1000) {
+		n->client_evict_log_ms = now;
+		CAIRN_WARN("client port: at %u connections, closing the one idle longest (%s)",
+			   (unsigned)CAIRN_CLIENT_CONNS_MAX, victim->conn.peer_name);
+	}
+	cairn_conn_close(&victim->conn);
+}
+
 static void on_client_connection(uv_stream_t *server, int status)
 {
 	struct cairn_node *n = server->data;
@@ -528,11 +552,9 @@ static void on_client_connection(uv_stream_t *server, int status)
 		cairn_conn_close(&cc->conn);
 		return;
 	}
-	if (n->n_clients > CAIRN_CLIENT_CONNS_MAX) {
-		CAIRN_DEBUG("client port: %u connections, refusing %s",
-			    (unsigned)CAIRN_CLIENT_CONNS_MAX, cc->conn.peer_name);
-		cairn_conn_close(&cc->conn);
-	}
+	cc->active_ms = uv_now(n->loop);
+	if (n->n_clients > CAIRN_CLIENT_CONNS_MAX)
+		evict_idle(n, cc);
 }
 
 int cairn_api_listen(struct cairn_node *n)

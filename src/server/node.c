@@ -237,9 +237,10 @@ static void stop_poll_cb(uv_timer_t *t)
 {
 	struct cairn_node *n = t->data;
 	uint64_t now = cairn_clock_now_ms();
-	bool handing_over = n->role == CAIRN_RAFT_LEADER && n->cfg.node_count > 1 &&
-			    n->write_error == 0 && now < n->stop_deadline_ms;
-	if (handing_over)
+	/* A leader that hands over stays until another leader is known: the
+	 * target needs its vote to win in a three-member cluster. */
+	bool other_leader = n->leader != CAIRN_RAFT_NONE && n->leader != n->id;
+	if (n->handing_over && !other_leader && now < n->stop_deadline_ms)
 		return;
 	if (n->raft != NULL && uv_is_active((uv_handle_t *)&n->tick_timer)) {
 		/* Raft traffic stops here; what was not handed to the storage
@@ -265,6 +266,7 @@ static void signal_cb(uv_signal_t *s, int signum)
 	n->stop_deadline_ms = cairn_clock_now_ms() + n->cfg.election_timeout_ms;
 	if (n->role == CAIRN_RAFT_LEADER && n->cfg.node_count > 1 && n->write_error == 0) {
 		int rv = cairn_raft_transfer_leadership(n->raft, CAIRN_RAFT_NONE);
+		n->handing_over = rv == 0;
 		if (rv == 0)
 			CAIRN_INFO("handing leadership over");
 		else

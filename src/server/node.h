@@ -89,6 +89,8 @@ struct cairn_node {
 	size_t n_peers;
 	struct peer_in *inbound; /* list of inbound peer connections */
 	size_t n_inbound;
+	uint64_t peer_evict_log_ms;
+	uint64_t client_evict_log_ms;
 
 	/* Last observed core state, for logging and leadership changes. */
 	enum cairn_raft_role role;
@@ -116,6 +118,7 @@ struct cairn_node {
 
 	/* Shutdown. */
 	bool stopping;
+	bool handing_over; /* stopping leader: wait for the next leader */
 	uint64_t stop_deadline_ms;
 	uv_timer_t stop_timer;
 	int exit_status;

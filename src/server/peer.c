@@ -195,8 +195,14 @@ static void on_peer_connection(uv_stream_t *server, int status)
 		}
 		if (victim == NULL)
 			victim = p;
-		CAIRN_WARN("peer port: %u connections, closing %s", (unsigned)CAIRN_PEER_CONNS_MAX,
-			   victim->conn.peer_name);
+		/* One line per second at most: a flood must not flood the log. */
+		uint64_t now = cairn_clock_now_ms();
+		if (now - n->peer_evict_log_ms >= 1000) {
+			n->peer_evict_log_ms = now;
+			CAIRN_WARN("peer port: at %u connections, closing the oldest that sent "
+				   "no HELLO (%s)",
+				   (unsigned)CAIRN_PEER_CONNS_MAX, victim->conn.peer_name);
+		}
 		cairn_conn_close(&victim->conn);
 	}
 }
