@@ -112,7 +112,10 @@ def cli_exit_codes():
         p = harness.subprocess.run([harness.CAIRN, "-c", c.config, "--timeout", "0", "get",
                                     "k"], capture_output=True)
         check(p.returncode == 2, "timeout 0 is a usage error")
-        # 4: the whole cluster frozen after a write went out
+        # 4: the whole cluster frozen. A stopped process's kernel still
+        # completes TCP handshakes from the listen backlog, so the write
+        # really leaves the client and waits in a member's socket buffer;
+        # after the thaw it may or may not be applied - exactly "unknown".
         for nd in c.nodes.values():
             nd.pause()
         t = time.monotonic()
