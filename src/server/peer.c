@@ -27,6 +27,7 @@ struct peer_in {
 	struct cairn_node *node;
 	uint64_t id; /* 0 until HELLO */
 	uint64_t accepted_ms;
+	bool expired; /* closed for sending no HELLO in time */
 	struct peer_in *prev;
 	struct peer_in *next;
 };
@@ -136,14 +137,22 @@ static void inbound_close_cb(struct cairn_net_conn *c, int reason)
 
 void cairn_peer_expire_inbound(struct cairn_node *n, uint64_t now_ms)
 {
+	size_t closed = 0;
+	const char *example = NULL;
 	for (struct peer_in *q = n->inbound; q != NULL; q = q->next) {
-		if (q->id == 0 && now_ms - q->accepted_ms > CAIRN_PEER_HELLO_TIMEOUT_MS) {
-			CAIRN_WARN("closing peer connection from %s: no HELLO in %u ms",
-				   cairn_net_conn_name(q->conn), CAIRN_PEER_HELLO_TIMEOUT_MS);
-			q->accepted_ms = now_ms; /* one line, even while it closes */
+		if (q->id == 0 && !q->expired &&
+		    now_ms - q->accepted_ms > CAIRN_PEER_HELLO_TIMEOUT_MS) {
+			q->expired = true;
+			example = cairn_net_conn_name(q->conn);
+			closed++;
 			cairn_net_conn_close(q->conn);
 		}
 	}
+	/* One line per sweep: a flood of silent connections must not flood
+	 * the log. */
+	if (closed > 0)
+		CAIRN_WARN("closed %zu peer connection(s) that sent no HELLO in %u ms (e.g. %s)",
+			   closed, CAIRN_PEER_HELLO_TIMEOUT_MS, example);
 }
 
 int cairn_peer_listen(struct cairn_node *n, char *err, size_t err_size)
