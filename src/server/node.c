@@ -64,6 +64,8 @@ void cairn_node_observe(struct cairn_node *n)
 {
 	struct cairn_raft_status st;
 	cairn_raft_status(n->raft, &st);
+	assert(st.term >= n->term); /* terms never go back */
+	assert(st.role != CAIRN_RAFT_LEADER || st.leader == n->id);
 	bool was_leader = n->role == CAIRN_RAFT_LEADER;
 	if (st.role != n->role || st.term != n->term)
 		cairn_log_set_role(cairn_raft_role_name(st.role), st.term);
