@@ -126,6 +126,17 @@ static uint64_t quorum_value(const struct cairn_raft *r, uint64_t *values)
 
 /* ---- ReadIndex (thesis §6.4) -------------------------------------------- */
 
+void raft_drop_reads(struct cairn_raft *r)
+{
+	/* Capacity for this was reserved when each read was accepted. */
+	assert(r->n_reads_dropped + r->n_reads_wait <= r->cap_reads_dropped ||
+	       r->n_reads_wait == 0);
+	for (size_t i = 0; i < r->n_reads_wait; i++)
+		r->reads_dropped[r->n_reads_dropped++] = r->reads_wait[i].ctx;
+	r->n_reads_wait = 0;
+	r->read_round_pending = false;
+}
+
 /* Confirm every waiting read whose round a majority has answered. */
 static void confirm_reads(struct cairn_raft *r)
 {
@@ -250,6 +261,17 @@ void raft_leader_persisted(struct cairn_raft *r)
 
 /* ---- becoming leader, proposing, transferring -------------------------- */
 
+void raft_become_leader(struct cairn_raft *r)
+{
+	assert(r->role == CAIRN_RAFT_CANDIDATE);
+	assert(r->vote == r->id);
+	r->role = CAIRN_RAFT_LEADER;
+	r->step = raft_step_leader;
+	r->tick = raft_tick_leader;
+	r->leader = r->id;
+	raft_leader_start(r);
+}
+
 void raft_leader_start(struct cairn_raft *r)
 {
 	assert(r->role == CAIRN_RAFT_LEADER);
@@ -353,6 +375,8 @@ static void handle_append_reply(struct cairn_raft *r, struct raft_progress *pr,
 {
 	uint64_t last = raft_log_last_index(&r->log);
 	if (m->reject) {
+		if (m->index > last)
+			return; /* about a longer log we had in an older term */
 		if (raft_progress_rejected(pr, m->index, next_from_hint(r, m)))
 			send_append(r, pr, true);
 		return;
@@ -384,7 +408,10 @@ int raft_step_leader(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	struct raft_progress *pr = &r->prs[raft_slot(r, m->from)];
 	switch (m->type) {
 	case CAIRN_RAFT_MSG_APPEND_REPLY:
-		if (m->index > raft_log_last_index(&r->log))
+		/* We never sent what this would acknowledge. A rejection that
+		 * far out is an answer to an APPEND we sent as leader of an
+		 * earlier term, and is handled (ignored) below. */
+		if (!m->reject && m->index > raft_log_last_index(&r->log))
 			return CAIRN_EINVAL;
 		pr->active = true;
 		handle_append_reply(r, pr, m);
