@@ -292,7 +292,11 @@ static int rd_raft_fields(struct rd *r, struct cairn_proto_peer *out)
 	case CAIRN_RAFT_MSG_PREVOTE:
 	case CAIRN_RAFT_MSG_VOTE:
 		rv = rd_u64(r, &m->last_log_index);
-		return rv != 0 ? rv : rd_u64(r, &m->last_log_term);
+		if (rv == 0)
+			rv = rd_u64(r, &m->last_log_term);
+		if (rv == 0 && m->type == CAIRN_RAFT_MSG_VOTE)
+			rv = rd_bool(r, &m->transfer);
+		return rv;
 	case CAIRN_RAFT_MSG_PREVOTE_REPLY:
 	case CAIRN_RAFT_MSG_VOTE_REPLY:
 		return rd_bool(r, &m->reject);
