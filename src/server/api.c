@@ -227,23 +227,24 @@ static void accept_write(struct client_conn *cc, const struct cairn_proto_reques
 		reply_code(cc, r->id, CAIRN_PROTO_BUSY, "too many writes pending on this member");
 		return;
 	}
-	struct cairn_buf payload;
-	cairn_buf_init(&payload, CAIRN_ENTRY_BYTES_MAX);
-	int rv = cairn_store_encode_write(r, &payload);
-	struct client_req *q = NULL;
-	if (rv == 0)
-		q = req_new(cc, r, (uint32_t)payload.len);
-	if (rv != 0 || q == NULL || grow_proposals(n) != 0) {
-		reply_code(cc, r->id,
-			   rv == CAIRN_EINVAL ? CAIRN_PROTO_BAD_REQUEST : CAIRN_PROTO_BUSY,
-			   rv == CAIRN_EINVAL ? "request out of limits" : "out of memory");
-		if (q != NULL)
-			req_done(q);
-		cairn_buf_free(&payload);
+	size_t bytes = 0;
+	cairn_store_write_bytes(r, &bytes);
+	if (bytes == 0 || bytes > CAIRN_ENTRY_BYTES_MAX) {
+		reply_code(cc, r->id, CAIRN_PROTO_BAD_REQUEST, "request out of limits");
 		return;
 	}
-	memcpy(q->bytes, payload.data, payload.len);
-	cairn_buf_free(&payload);
+	struct client_req *q = req_new(cc, r, (uint32_t)bytes);
+	if (q == NULL || grow_proposals(n) != 0) {
+		reply_code(cc, r->id, CAIRN_PROTO_BUSY, "out of memory");
+		if (q != NULL)
+			req_done(q);
+		return;
+	}
+	if (cairn_store_encode_write(r, q->bytes, bytes) != 0) {
+		reply_code(cc, r->id, CAIRN_PROTO_BAD_REQUEST, "request out of limits");
+		req_done(q);
+		return;
+	}
 	n->proposals[n->n_proposals++] = q;
 	n->writes_pending++;
 }
