@@ -10,6 +10,21 @@
  * confirms it, the batch waits until applied >= the read index and then
  * reads from an LMDB read transaction.
  *
+ * What each reply code means for the client (its retry rules rely on it):
+ *   OK, NOT_FOUND, CAS_MISMATCH  final; a write was applied exactly once
+ *                  (a retried client_id+seq answers the first result).
+ *   NOT_LEADER     certainly not applied; carries the leader's id and client
+ *                  address when this member knows one (none: election under
+ *                  way, or this member is stopping).
+ *   BUSY           certainly not applied: a pending bound, or this member's
+ *                  storage failed (the message says which); retry later.
+ *   UNAVAILABLE    a write that was proposed and whose fate this member can
+ *                  no longer tell (leadership lost, stopping, storage
+ *                  failed): retry with the same client_id+seq. For GET: the
+ *                  read failed, nothing happened.
+ *   BAD_REQUEST    malformed or out of the contract's limits; never applied.
+ * STATUS is answered by every member, leader or not, at once.
+ *
  * Connections are src/net's. A connection closed by its client may still
  * have requests in flight: its state here is freed when the last one
  * completes, and replies to it are dropped. A client that lets more than
