@@ -277,6 +277,10 @@ static void propose_all(struct cairn_node *n)
 		if (rv == 0) {
 			q->w.index = index;
 			q->w.term = st.term;
+			/* A PUT or DEL can only apply as OK (a duplicate answers
+			 * the first OK; a stale one has no waiter left), so it is
+			 * answered once committed; reads wait for its apply. */
+			q->w.at_commit = q->type == CAIRN_PROTO_PUT || q->type == CAIRN_PROTO_DEL;
 			q->w.done_cb = write_done_cb;
 			q->w.data = q;
 			rv = cairn_commit_wait_write(&n->commit, &q->w);

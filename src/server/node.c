@@ -133,9 +133,21 @@ static int encode_after_persist(struct cairn_node *n, const struct cairn_raft_re
 	return 0;
 }
 
+/* A Ready whose only durable change is the commit index needs no sync:
+ * commit is a hint (raft.h), and it rides along with the next write
+ * (etcd's MustSync rule). */
+static bool needs_sync(const struct cairn_node *n, const struct cairn_raft_ready *rd)
+{
+	if (rd->n_entries > 0 || rd->n_msgs_after_persist > 0)
+		return true;
+	if (!rd->has_hard_state)
+		return false;
+	return rd->hard_state.term != n->synced_term || rd->hard_state.vote != n->synced_vote;
+}
+
 static void persist(struct cairn_node *n, const struct cairn_raft_ready *rd)
 {
-	if (!rd->has_hard_state && rd->n_entries == 0 && rd->n_msgs_after_persist == 0)
+	if (!needs_sync(n, rd))
 		return;
 	if (n->write_error != 0)
 		return; /* nothing more becomes durable: say nothing that needs it */
@@ -145,6 +157,10 @@ static void persist(struct cairn_node *n, const struct cairn_raft_ready *rd)
 	if (rv == 0)
 		rv = cairn_store_persist(n->store, rd, &frames);
 	cairn_buf_free(&frames);
+	if (rv == 0 && rd->has_hard_state) {
+		n->synced_term = rd->hard_state.term;
+		n->synced_vote = rd->hard_state.vote;
+	}
 	if (rv != 0) {
 		n->write_error = rv;
 		CAIRN_ERROR("cannot hand a write to the storage thread: %s; this member takes "
@@ -234,6 +250,7 @@ static void finish(struct cairn_node *n)
 	cairn_api_close_all(n);
 	cairn_peer_close_all(n);
 	cairn_commit_close(&n->commit);
+	cairn_store_log_stats(n->store);
 	cairn_store_close(n->store);
 	n->store = NULL;
 	close_own_handles(n);
@@ -345,6 +362,8 @@ static int create_core(struct cairn_node *n, char *err, size_t err_size)
 			 cairn_strerror(rv));
 		return rv;
 	}
+	n->synced_term = rs.hard_state.term;
+	n->synced_vote = rs.hard_state.vote;
 	n->durable_index = rs.n_log > 0 ? rs.log[rs.n_log - 1].index : rs.first_prev_index;
 	n->durable_term = rs.n_log > 0 ? rs.log[rs.n_log - 1].term : rs.first_prev_term;
 	rv = cairn_raft_create(&n->raft, &rc, &rs);

@@ -100,6 +100,9 @@ struct cairn_node {
 	uint64_t durable_index;
 	uint64_t durable_term;
 	uint32_t persist_jobs_inflight;
+	/* Term and vote of the last hard state handed to the storage thread. */
+	uint64_t synced_term;
+	uint64_t synced_vote;
 
 	/* Client side. */
 	struct client_conn *clients; /* list of client connections */
