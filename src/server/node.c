@@ -106,9 +106,24 @@ void cairn_node_step(struct cairn_node *n, const struct cairn_raft_msg *m)
 
 void cairn_node_storage_failed(struct cairn_node *n)
 {
-	if (n->role == CAIRN_RAFT_LEADER && n->cfg.node_count > 1)
-		cairn_raft_transfer_leadership(n->raft, CAIRN_RAFT_NONE);
+	/* The handover happens in process_cb: this may run between
+	 * cairn_raft_ready() and cairn_raft_advance(), when the core takes no
+	 * other call. */
+	n->hand_over_pending = true;
 	cairn_commit_fail_writes(&n->commit, CAIRN_EIO);
+}
+
+/* A member whose disk failed cannot lead: hand leadership over once. */
+static void hand_over_if_failed(struct cairn_node *n)
+{
+	if (!n->hand_over_pending)
+		return;
+	n->hand_over_pending = false;
+	if (n->role != CAIRN_RAFT_LEADER || n->cfg.node_count == 1)
+		return;
+	int rv = cairn_raft_transfer_leadership(n->raft, CAIRN_RAFT_NONE);
+	if (rv == 0)
+		CAIRN_INFO("handing leadership over (storage failed)");
 }
 
 /* ---- Ready -------------------------------------------------------------- */
@@ -202,8 +217,11 @@ static void process_cb(uv_prepare_t *p)
 	struct cairn_node *n = p->data;
 	if (n->raft == NULL)
 		return;
+	hand_over_if_failed(n);
 	cairn_api_flush(n);
 	cairn_node_observe(n);
+	handle_ready(n);
+	hand_over_if_failed(n);
 	handle_ready(n);
 }
 

@@ -113,9 +113,10 @@ struct cairn_node {
 	struct read_batch *reads_next;    /* GETs gathered this iteration */
 	struct read_batch *reads_waiting; /* batches waiting for ReadIndex */
 	uint64_t read_ctx_next;
-	size_t writes_pending; /* proposals gathered or waiting to apply */
-	size_t reads_pending;  /* GETs gathered, confirming or waiting to apply */
-	int write_error;       /* storage failed: writes refused with this */
+	size_t writes_pending;  /* proposals gathered or waiting to apply */
+	size_t reads_pending;   /* GETs gathered, confirming or waiting to apply */
+	int write_error;        /* storage failed: writes refused with this */
+	bool hand_over_pending; /* storage failed: a leader hands over */
 
 	/* Shutdown. */
 	bool handles_open; /* timers, prepare, signals initialised */
