@@ -66,7 +66,10 @@ void cairn_node_observe(struct cairn_node *n)
 	cairn_raft_status(n->raft, &st);
 	assert(st.term >= n->term); /* terms never go back */
 	assert(st.role != CAIRN_RAFT_LEADER || st.leader == n->id);
-	bool was_leader = n->role == CAIRN_RAFT_LEADER;
+	/* Leadership of n->term ends when the role or the term changes (a
+	 * member may lose and win again between two observations). */
+	bool lost = n->role == CAIRN_RAFT_LEADER &&
+		    (st.role != CAIRN_RAFT_LEADER || st.term != n->term);
 	if (st.role != n->role || st.term != n->term)
 		cairn_log_set_role(cairn_raft_role_name(st.role), st.term);
 	if (st.role != n->role) {
@@ -92,7 +95,7 @@ void cairn_node_observe(struct cairn_node *n)
 	n->term = st.term;
 	n->leader = st.leader;
 	n->vote = st.vote;
-	if (was_leader && st.role != CAIRN_RAFT_LEADER)
+	if (lost)
 		cairn_api_leadership_lost(n);
 }
 
