@@ -1,0 +1,247 @@
+/*
+ * sim.h - the deterministic fault simulator of cairn's Raft core.
+ *
+ * One run ("a seed") builds a cluster of real cores (cairn_raft_create) and
+ * drives them through a virtual clock, a network that drops, duplicates,
+ * delays and reorders, partitions, pauses, and a per-member disk whose writes
+ * complete in order after a random delay and vanish on a crash. Everything
+ * random comes from one generator seeded by the seed, so a run is a pure
+ * function of (seed, members) and replays exactly. The checker (check.c)
+ * watches every step for a broken Raft property; cluster.c runs the world;
+ * main.c is the command line.
+ */
+#ifndef CAIRN_SIM_H
+#define CAIRN_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/raft.h"
+#include "util/rand.h"
+
+/* Virtual time: 1 tick = 10 ms; heartbeat 50 ms, election 300..600 ms. */
+#define SIM_TICK_MS 10u
+#define SIM_HEARTBEAT_TICKS 5u
+#define SIM_ELECTION_TICKS 30u
+#define SIM_ELECTION_MS (SIM_ELECTION_TICKS * SIM_TICK_MS)
+#define SIM_MEMBERS_MAX 5u
+/* After healing: a leader within this many election timeouts, then a new
+ * entry applied everywhere within as many again. */
+#define SIM_LIVENESS_ELECTIONS 10u
+/* A Ready loop that never settles is a core bug, not a long computation. */
+#define SIM_READY_ROUNDS_MAX 10000u
+
+/* Faults the self-test injects to prove the checker can fail. */
+enum sim_inject {
+	SIM_INJECT_NONE = 0,
+	SIM_INJECT_APPLIED = 1,   /* member 1 applies a different payload */
+	SIM_INJECT_DISK_LOSS = 2, /* a restart loses the last durable entry */
+	SIM_INJECT_STALE_READ = 3 /* a read answer is taken one index low */
+};
+
+/* One log entry as the simulator keeps it: the payload is named by the
+ * proposal id (pid) that created it; 0 for a no-op. */
+struct sim_entry {
+	uint64_t term;
+	uint32_t pid;
+	uint8_t type;
+};
+
+/* A log starting at index 1: e[i - 1] holds index i. */
+struct sim_log {
+	struct sim_entry *e;
+	uint64_t len;
+	uint64_t cap;
+};
+
+/* A message in flight: a deep copy of what the core handed out, its entries
+ * pointing at the simulator's own payload copies. */
+struct sim_msg {
+	struct sim_msg *next;
+	struct cairn_raft_msg m;
+	struct cairn_raft_entry *ents;
+	uint32_t ents_cap;
+	/* APPEND_REPLY: the sender's log term at m.index when it was made. */
+	uint64_t ack_log_term;
+};
+
+/* One write handed to a member's disk: durable only once done. */
+struct sim_write {
+	struct sim_write *next;
+	bool has_hs;
+	struct cairn_raft_hard_state hs;
+	uint64_t first_index;
+	struct sim_entry *ents;
+	size_t n_ents;
+	struct sim_msg *after; /* msgs_after_persist, in order */
+	struct sim_msg *after_tail;
+};
+
+/* A ReadIndex request in progress. */
+struct sim_read {
+	uint64_t ctx;
+	uint64_t required; /* max commit anywhere when it was asked */
+	uint64_t index;    /* 0 until confirmed */
+};
+
+struct sim_member {
+	uint64_t id;
+	struct cairn_raft *core; /* NULL while crashed */
+	uint32_t incarnation;    /* bumped by each crash: stale events die */
+	uint64_t paused_until_ms;
+
+	struct sim_log log;     /* the core's log, mirrored from its Ready */
+	struct sim_log durable; /* what completed writes made durable */
+	struct cairn_raft_hard_state durable_hs;
+	struct sim_write *wq_head, *wq_tail; /* writes not yet durable */
+	uint64_t disk_done_ms;               /* last completion scheduled */
+
+	/* The state machine: durable together with its applied index. */
+	struct sim_log applied_seq;
+	bool saw_marker;
+
+	struct sim_read *reads;
+	size_t n_reads, reads_cap;
+
+	/* Last observed status. */
+	enum cairn_raft_role role;
+	uint64_t term;
+	uint64_t commit;
+	uint64_t leader_id;
+	uint64_t leader_commit_term; /* term in which commit was last counted */
+	/* Granted votes sent, by term (0 = none). */
+	uint64_t *vote_sent;
+	uint64_t vote_sent_cap;
+};
+
+/* The checker's view of the whole history of one run. */
+struct sim_lm_rec {
+	uint64_t term;
+	uint64_t prev_term;
+	uint32_t pid;
+	uint8_t type;
+};
+
+struct sim_lm_slot {
+	struct sim_lm_rec *recs;
+	uint32_t n, cap;
+};
+
+struct sim_check {
+	uint64_t *leader_of_term;     /* by term, 0 = none seen */
+	uint64_t *max_commit_of_term; /* commit counted by that term's leader */
+	uint64_t terms_cap;
+	struct sim_log committed; /* committed[i] as leaders acknowledged */
+	struct sim_lm_slot *lm;   /* (index, term) -> prev term, payload */
+	uint64_t lm_cap;
+	struct sim_log history;   /* the one applied history */
+	uint64_t max_commit_seen; /* the highest commit any member had */
+};
+
+struct sim_payload {
+	uint8_t *data;
+	uint32_t len;
+	bool marker;
+};
+
+enum sim_phase {
+	SIM_PHASE_FAULTS = 0,
+	SIM_PHASE_LEADER = 1, /* healed: waiting for a stable leader */
+	SIM_PHASE_COMMIT = 2, /* a marker proposed: waiting for it everywhere */
+	SIM_PHASE_READ = 3,   /* a read at the leader: waiting for its answer */
+	SIM_PHASE_DONE = 4,
+};
+
+struct sim_event;
+
+struct sim {
+	uint64_t seed;
+	uint32_t n;
+	bool verbose;
+	enum sim_inject inject;
+	struct cairn_rand rng;
+
+	uint64_t now_ms;
+	uint64_t seq;
+	struct sim_event *heap;
+	size_t heap_len, heap_cap;
+	struct sim_msg *msg_free;
+
+	struct sim_member m[SIM_MEMBERS_MAX];
+	uint64_t ids[SIM_MEMBERS_MAX];
+	bool link[SIM_MEMBERS_MAX][SIM_MEMBERS_MAX]; /* [from][to] delivers */
+
+	/* Per-run fault profile. */
+	uint64_t fault_end_ms;
+	uint32_t drop_ppm, dup_ppm, long_delay_ppm;
+	uint32_t delay_max_ms, disk_delay_max_ms;
+	uint32_t fault_gap_ms, client_gap_ms, read_gap_ms;
+	bool pre_vote, check_quorum;
+	uint32_t max_entries_per_msg, max_bytes_per_msg, max_inflight_msgs;
+
+	struct sim_payload *payloads; /* by pid; [0] unused */
+	uint32_t n_payloads, payloads_cap;
+	uint64_t next_ctx;
+	uint32_t injected; /* injections done so far */
+
+	enum sim_phase phase;
+	uint64_t phase_deadline_ms;
+	uint64_t marker_leader;
+	uint64_t read_ctx;
+
+	struct sim_check ck;
+	uint64_t trace_hash;
+	bool failed;
+	char why[768];
+};
+
+/* What one seed did. */
+struct sim_result {
+	bool passed;
+	uint64_t virtual_ms;
+	uint64_t trace_hash;
+	uint64_t committed;
+	char why[768];
+};
+
+/* Runs one seed with n members (3 or 5) and fills *res. verbose prints the
+ * trace on stdout. */
+void sim_run(uint64_t seed, uint32_t n, bool verbose, enum sim_inject inject,
+	     struct sim_result *res);
+
+/* cluster.c, for the checker: a readable prefix and a violation. */
+void sim_trace(struct sim *s, int member, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void sim_fail(struct sim *s, const char *property, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void sim_hash(struct sim *s, uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+uint32_t sim_quorum(const struct sim *s);
+void sim_log_push(struct sim_log *l, struct sim_entry e);
+void sim_log_free(struct sim_log *l);
+
+/* check.c: each function checks one step and calls sim_fail on a violation. */
+void check_init(struct sim_check *ck);
+void check_free(struct sim_check *ck);
+/* An entry entered member mb's log at index, after an entry of prev_term. */
+void check_log_entry(struct sim *s, struct sim_member *mb, uint64_t index, uint64_t prev_term,
+		     struct sim_entry e);
+/* mb's log is about to drop everything from index on (conflict or crash). */
+void check_truncate(struct sim *s, struct sim_member *mb, uint64_t index,
+		    const struct sim_entry *new_ents, size_t n_new);
+/* mb applied entry e at index (already appended to its applied_seq). */
+void check_apply(struct sim *s, struct sim_member *mb, uint64_t index, struct sim_entry e);
+/* After every step of mb: its status against everything seen so far. */
+void check_status(struct sim *s, struct sim_member *mb, const struct cairn_raft_status *st);
+/* mb's Ready just made sm: its shape, and entries/prev against mb's log. */
+void check_msg_made(struct sim *s, struct sim_member *mb, struct sim_msg *sm);
+/* A message is leaving mb: persist before you speak, one vote per term. */
+void check_send(struct sim *s, struct sim_member *mb, const struct sim_msg *sm);
+/* A confirmed read: its index against the commit known when it was asked. */
+void check_read(struct sim *s, struct sim_member *mb, const struct sim_read *rd);
+/* Global: every committed entry durable on a majority. */
+void check_durable_majority(struct sim *s);
+/* End of run: every applied sequence is a prefix of the one history. */
+void check_final(struct sim *s);
+
+#endif
