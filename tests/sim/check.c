@@ -147,13 +147,13 @@ void check_apply(struct sim *s, struct sim_member *mb, uint64_t index, struct si
 		return;
 	}
 	sim_log_push(&mb->applied_seq, e);
-	if (index > mb->durable.len || !same(mb->durable.e[index - 1], e))
-		sim_fail(s, "persist before apply", "m%llu applies %llu before it is durable there",
-			 id, i);
-	else if (index > ck->committed.len || !same(ck->committed.e[index - 1], e))
+	if (index > ck->committed.len || !same(ck->committed.e[index - 1], e))
 		sim_fail(s, "state-machine safety",
 			 "m%llu applies %llu/%llu (payload #%u) that no leader committed", id, i,
 			 (unsigned long long)e.term, e.pid);
+	else if (index > mb->durable.len || !same(mb->durable.e[index - 1], e))
+		sim_fail(s, "persist before apply", "m%llu applies %llu before it is durable there",
+			 id, i);
 	if (index <= ck->history.len) {
 		struct sim_entry h = ck->history.e[index - 1];
 		if (!same(h, e))
@@ -262,6 +262,12 @@ static void check_status_shape(struct sim *s, struct sim_member *mb,
 	if (st->commit > mb->log.len)
 		sim_fail(s, "core status", "m%llu commit %llu beyond its last index %llu", id,
 			 (unsigned long long)st->commit, (unsigned long long)mb->log.len);
+}
+
+void check_commit_early(struct sim *s, struct sim_member *mb, const struct cairn_raft_status *st)
+{
+	if (st->role == CAIRN_RAFT_LEADER && st->term == mb->term && st->commit <= mb->log.len)
+		check_leader(s, mb, st);
 }
 
 void check_status(struct sim *s, struct sim_member *mb, const struct cairn_raft_status *st)

@@ -21,7 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+#if defined(__SANITIZE_ADDRESS__)
+#include <dlfcn.h>
 #include <sanitizer/common_interface_defs.h>
 #define SIM_HAVE_SANITIZER 1
 #endif
@@ -64,6 +65,17 @@ static void crash_handlers_install(void)
 	signal(SIGFPE, on_fatal_signal);
 #ifdef SIM_HAVE_SANITIZER
 	__sanitizer_set_death_callback(crash_report);
+	/* GCC links UBSan as its own runtime with its own copy of the death
+	 * callback; reach that one too, so a UBSan report names the seed. */
+	void *ubsan = dlopen("libubsan.so.1", RTLD_NOW | RTLD_NOLOAD);
+	if (ubsan != NULL) {
+		void (*set_cb)(void (*)(void));
+		void *sym = dlsym(ubsan, "__sanitizer_set_death_callback");
+		if (sym != NULL) {
+			memcpy(&set_cb, &sym, sizeof(set_cb));
+			set_cb(crash_report);
+		}
+	}
 #endif
 }
 

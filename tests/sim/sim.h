@@ -235,6 +235,8 @@ void check_apply(struct sim *s, struct sim_member *mb, uint64_t index, struct si
 void check_status(struct sim *s, struct sim_member *mb, const struct cairn_raft_status *st);
 /* mb's Ready just made sm: its shape, and entries/prev against mb's log. */
 void check_msg_made(struct sim *s, struct sim_member *mb, struct sim_msg *sm);
+/* Mid-Ready, before committed entries are applied: a leader's commit. */
+void check_commit_early(struct sim *s, struct sim_member *mb, const struct cairn_raft_status *st);
 /* A message is leaving mb: persist before you speak, one vote per term. */
 void check_send(struct sim *s, struct sim_member *mb, const struct sim_msg *sm);
 /* A confirmed read: its index against the commit known when it was asked. */
