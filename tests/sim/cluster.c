@@ -1062,7 +1062,7 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 			return;
 		cairn_raft_tick(mb->core);
 		drain(s, mb);
-		schedule(s, s->now_ms + SIM_TICK_MS, EV_TICK, ev->member, NULL);
+		schedule(s, s->now_ms + s->tick_ms[ev->member], EV_TICK, ev->member, NULL);
 		return;
 	case EV_DELIVER:
 		if (mb->core != NULL && deferred(s, ev))
@@ -1135,11 +1135,12 @@ static void sim_setup(struct sim *s, uint64_t seed, uint32_t n, bool verbose,
 	cairn_rand_seed(&s->rng, seed * 2 + (n == 5));
 	check_init(&s->ck);
 	links_all(s, true);
+	profile(s);
 	for (uint32_t i = 0; i < n; i++) {
 		s->ids[i] = i + 1;
 		s->m[i].id = i + 1;
+		s->tick_ms[i] = SIM_TICK_MS - 1 + (uint32_t)draw(s, 3);
 	}
-	profile(s);
 	for (uint32_t i = 0; i < n && !s->failed; i++)
 		member_start(s, &s->m[i], NULL);
 	schedule(s, 1 + draw(s, s->fault_gap_ms), EV_FAULT, UINT32_MAX, NULL);

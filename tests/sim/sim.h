@@ -179,6 +179,7 @@ struct sim {
 	uint32_t fault_gap_ms, client_gap_ms, read_gap_ms;
 	bool pre_vote, check_quorum;
 	uint32_t max_entries_per_msg, max_bytes_per_msg, max_inflight_msgs;
+	uint32_t tick_ms[SIM_MEMBERS_MAX]; /* clocks run 10% fast or slow */
 
 	struct sim_payload *payloads; /* by pid; [0] unused */
 	uint32_t n_payloads, payloads_cap;
