@@ -212,6 +212,7 @@ static void check_leader(struct sim *s, struct sim_member *mb, const struct cair
 	ensure_term(ck, t);
 	if (ck->leader_of_term[t] == 0) {
 		ck->leader_of_term[t] = mb->id;
+		ck->elections++;
 		check_new_leader(s, mb, t);
 	} else if (ck->leader_of_term[t] != mb->id) {
 		sim_fail(s, "election safety", "m%llu and m%llu both lead term %llu",

@@ -453,6 +453,7 @@ static void reads_answer(struct sim *s, struct sim_member *mb)
 			i++;
 			continue;
 		}
+		s->reads_answered++;
 		TRACE(s, (int)mb->id - 1, "read %llu answered at applied %llu",
 		      (unsigned long long)r->ctx, (unsigned long long)mb->applied_seq.len);
 		if (r->ctx == s->read_ctx && s->phase == SIM_PHASE_READ)
@@ -612,6 +613,7 @@ static void member_crash(struct sim *s, struct sim_member *mb)
 	assert(mb->core != NULL);
 	cairn_raft_destroy(mb->core);
 	mb->core = NULL;
+	s->crashes++;
 	mb->incarnation++;
 	while (mb->wq_head) {
 		struct sim_write *w = mb->wq_head;
@@ -1196,6 +1198,9 @@ void sim_run(uint64_t seed, uint32_t n, bool verbose, enum sim_inject inject,
 	res->virtual_ms = s->now_ms;
 	res->trace_hash = s->trace_hash;
 	res->committed = s->ck.committed.len;
+	res->elections = s->ck.elections;
+	res->crashes = s->crashes;
+	res->reads = s->reads_answered;
 	_Static_assert(sizeof(res->why) == sizeof(s->why), "same size");
 	memcpy(res->why, s->why, sizeof(res->why));
 	TRACE(s, -1, "end: %s; %llu committed, trace hash %016llx", res->passed ? "pass" : "FAIL",

@@ -151,7 +151,7 @@ static uint32_t members_for(const struct opts *o, uint64_t seed)
 
 static int run_seeds(const char *prog, const struct opts *o)
 {
-	uint64_t failed = 0, virtual_ms = 0;
+	uint64_t failed = 0, virtual_ms = 0, committed = 0, elections = 0, crashes = 0, reads = 0;
 	double t0 = wall_seconds();
 	for (uint64_t k = 0; k < o->seeds; k++) {
 		uint64_t seed = o->start + k;
@@ -160,6 +160,10 @@ static int run_seeds(const char *prog, const struct opts *o)
 		crash_note_set(prog, seed, n);
 		sim_run(seed, n, o->verbose, SIM_INJECT_NONE, &res);
 		virtual_ms += res.virtual_ms;
+		committed += res.committed;
+		elections += res.elections;
+		crashes += res.crashes;
+		reads += res.reads;
 		if (res.passed)
 			continue;
 		failed++;
@@ -177,6 +181,10 @@ static int run_seeds(const char *prog, const struct opts *o)
 	       : o->members == 5 ? "5"
 				 : "3 odd / 5 even",
 	       (unsigned long long)(o->seeds - failed), (unsigned long long)failed);
+	printf("cairn-sim: %llu entries committed, %llu leaders elected, %llu crashes, "
+	       "%llu reads answered\n",
+	       (unsigned long long)committed, (unsigned long long)elections,
+	       (unsigned long long)crashes, (unsigned long long)reads);
 	printf("cairn-sim: %.1f simulated cluster-seconds in %.2f wall seconds: "
 	       "%.0f cluster-seconds per wall second\n",
 	       cluster_s, wall, wall > 0 ? cluster_s / wall : 0.0);

@@ -137,6 +137,7 @@ struct sim_check {
 	uint64_t lm_cap;
 	struct sim_log history;   /* the one applied history */
 	uint64_t max_commit_seen; /* the highest commit any member had */
+	uint64_t elections;       /* terms that had a leader */
 };
 
 struct sim_payload {
@@ -185,6 +186,7 @@ struct sim {
 	uint32_t n_payloads, payloads_cap;
 	uint64_t next_ctx;
 	uint32_t injected; /* injections done so far */
+	uint64_t crashes, reads_answered;
 
 	enum sim_phase phase;
 	uint64_t phase_deadline_ms;
@@ -203,6 +205,7 @@ struct sim_result {
 	uint64_t virtual_ms;
 	uint64_t trace_hash;
 	uint64_t committed;
+	uint64_t elections, crashes, reads; /* leaders elected, crashes, reads answered */
 	char why[768];
 };
 
