@@ -11,6 +11,8 @@
  */
 #include "sim.h"
 
+#include "cairn/limits.h"
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +265,23 @@ static void check_status_shape(struct sim *s, struct sim_member *mb,
 	if (st->commit > mb->log.len)
 		sim_fail(s, "core status", "m%llu commit %llu beyond its last index %llu", id,
 			 (unsigned long long)st->commit, (unsigned long long)mb->log.len);
+	if (st->last_term > st->term)
+		sim_fail(s, "core status", "m%llu in term %llu holds an entry of term %llu", id,
+			 (unsigned long long)st->term, (unsigned long long)st->last_term);
+}
+
+/* A member that names a leader for its term names the one that won it. */
+static void check_leader_hint(struct sim *s, struct sim_member *mb,
+			      const struct cairn_raft_status *st)
+{
+	const struct sim_check *ck = &s->ck;
+	if (st->leader == CAIRN_RAFT_NONE)
+		return;
+	uint64_t won = st->term < ck->terms_cap ? ck->leader_of_term[st->term] : 0;
+	if (won != st->leader)
+		sim_fail(s, "leader hint", "m%llu follows m%llu in term %llu, which m%llu won",
+			 (unsigned long long)mb->id, (unsigned long long)st->leader,
+			 (unsigned long long)st->term, (unsigned long long)won);
 }
 
 void check_commit_early(struct sim *s, struct sim_member *mb, const struct cairn_raft_status *st)
@@ -279,6 +298,7 @@ void check_status(struct sim *s, struct sim_member *mb, const struct cairn_raft_
 		return;
 	if (st->role == CAIRN_RAFT_LEADER)
 		check_leader(s, mb, st);
+	check_leader_hint(s, mb, st);
 	if (st->commit > ck->max_commit_seen)
 		ck->max_commit_seen = st->commit;
 	if (st->commit > ck->committed.len)
@@ -296,6 +316,23 @@ void check_status(struct sim *s, struct sim_member *mb, const struct cairn_raft_
 	mb->role = st->role;
 	mb->term = st->term;
 	mb->commit = st->commit;
+}
+
+/* An AppendEntries stays within the configured entry and byte limits (a
+ * single entry over the byte limit goes out alone). */
+static void check_flow_control(struct sim *s, struct sim_member *mb, const struct cairn_raft_msg *m)
+{
+	uint32_t ents_max =
+		s->max_entries_per_msg ? s->max_entries_per_msg : CAIRN_APPEND_ENTRIES_MAX;
+	uint32_t bytes_max = s->max_bytes_per_msg ? s->max_bytes_per_msg : CAIRN_APPEND_BYTES_MAX;
+	uint64_t bytes = 0;
+	for (uint32_t i = 0; i < m->n_entries; i++)
+		bytes += m->entries[i].len;
+	if (m->n_entries > ents_max || (m->n_entries > 1 && bytes > bytes_max))
+		sim_fail(s, "flow control",
+			 "m%llu sends %u entries of %llu bytes; limits are %u entries, %u bytes",
+			 (unsigned long long)mb->id, m->n_entries, (unsigned long long)bytes,
+			 ents_max, bytes_max);
 }
 
 void check_msg_made(struct sim *s, struct sim_member *mb, struct sim_msg *sm)
@@ -323,6 +360,8 @@ void check_msg_made(struct sim *s, struct sim_member *mb, struct sim_msg *sm)
 					 (unsigned long long)m->entries[i].term);
 		}
 	}
+	if (m->type == CAIRN_RAFT_MSG_APPEND)
+		check_flow_control(s, mb, m);
 	sm->ack_log_term = UINT64_MAX;
 	if (m->type == CAIRN_RAFT_MSG_APPEND_REPLY && !m->reject && m->index <= mb->log.len)
 		sm->ack_log_term = term_at(&mb->log, m->index);
