@@ -97,14 +97,18 @@ uint32_t sim_quorum(const struct sim *s)
 	return s->n / 2 + 1;
 }
 
+/* Uniform enough in [0, bound) for a simulator (bias below 2^-32 for the
+ * bounds used here) and free of the division cairn_rand_below pays for
+ * exactness: the simulator draws several numbers per message. */
 static uint64_t draw(struct sim *s, uint64_t bound)
 {
-	return cairn_rand_below(&s->rng, bound);
+	assert(bound > 0);
+	return (uint64_t)(((unsigned __int128)cairn_rand_next(&s->rng) * bound) >> 64);
 }
 
 static bool chance(struct sim *s, uint32_t per_million)
 {
-	return cairn_rand_chance(&s->rng, per_million) != 0;
+	return per_million > 0 && draw(s, 1000000) < per_million;
 }
 
 /* ---- payloads ------------------------------------------------------------ */
@@ -304,6 +308,7 @@ static void transmit(struct sim *s, struct sim_member *from, struct sim_msg *sm)
 /* ---- Ready handling ------------------------------------------------------ */
 
 static void observe(struct sim *s, struct sim_member *mb);
+static void drain(struct sim *s, struct sim_member *mb);
 
 /* The Ready's entries join the mirror of the core's log. */
 static void ready_entries(struct sim *s, struct sim_member *mb, const struct cairn_raft_ready *rd,
@@ -347,21 +352,51 @@ static void ready_entries(struct sim *s, struct sim_member *mb, const struct cai
 	}
 }
 
+static struct sim_write *write_alloc(struct sim *s, size_t n_ents)
+{
+	struct sim_write *w = s->write_free;
+	if (w != NULL)
+		s->write_free = w->next;
+	else
+		w = calloc(1, sizeof(*w));
+	assert(w != NULL);
+	struct sim_entry *ents = w->ents;
+	size_t cap = w->ents_cap;
+	memset(w, 0, sizeof(*w));
+	if (n_ents > cap) {
+		free(ents);
+		ents = malloc(n_ents * sizeof(*ents));
+		assert(ents != NULL);
+		cap = n_ents;
+	}
+	w->ents = ents;
+	w->ents_cap = cap;
+	return w;
+}
+
+static void write_free(struct sim *s, struct sim_write *w)
+{
+	while (w->after) {
+		struct sim_msg *sm = w->after;
+		w->after = sm->next;
+		msg_release(s, sm);
+	}
+	w->next = s->write_free;
+	s->write_free = w;
+}
+
 /* Hard state, entries and msgs_after_persist go to the disk as one write. */
 static void ready_persist(struct sim *s, struct sim_member *mb, const struct cairn_raft_ready *rd,
 			  const struct sim_entry *ents)
 {
 	if (!rd->has_hard_state && rd->n_entries == 0 && rd->n_msgs_after_persist == 0)
 		return;
-	struct sim_write *w = calloc(1, sizeof(*w));
-	assert(w != NULL);
+	struct sim_write *w = write_alloc(s, rd->n_entries);
 	w->has_hs = rd->has_hard_state;
 	w->hs = rd->hard_state;
 	if (rd->n_entries > 0) {
 		w->first_index = rd->entries[0].index;
 		w->n_ents = rd->n_entries;
-		w->ents = malloc(rd->n_entries * sizeof(*w->ents));
-		assert(w->ents != NULL);
 		memcpy(w->ents, ents, rd->n_entries * sizeof(*w->ents));
 	}
 	for (size_t i = 0; i < rd->n_msgs_after_persist; i++) {
@@ -478,7 +513,7 @@ static void handle_ready(struct sim *s, struct sim_member *mb, const struct cair
 		assert(ents != NULL);
 	}
 	ready_entries(s, mb, rd, ents);
-	if (rd->n_committed > 0 && !s->failed) {
+	if (rd->n_committed > 0 && mb->role == CAIRN_RAFT_LEADER && !s->failed) {
 		/* A leader may commit and apply in one Ready: the checker must
 		 * learn the commit before it judges the apply. */
 		struct cairn_raft_status st;
@@ -497,7 +532,14 @@ static void handle_ready(struct sim *s, struct sim_member *mb, const struct cair
 		free(ents);
 }
 
-/* Drain the member's Ready loop, then let the checker look at it. */
+/* Drain the member's Ready loop, then let the checker look at it. A tick
+ * that produced no Ready changed nothing the checker can see. */
+static void drain_tick(struct sim *s, struct sim_member *mb)
+{
+	if (cairn_raft_has_ready(mb->core))
+		drain(s, mb);
+}
+
 static void drain(struct sim *s, struct sim_member *mb)
 {
 	uint32_t rounds = 0;
@@ -537,17 +579,6 @@ static void observe(struct sim *s, struct sim_member *mb)
 }
 
 /* ---- the disk -------------------------------------------------------------- */
-
-static void write_free(struct sim *s, struct sim_write *w)
-{
-	while (w->after) {
-		struct sim_msg *sm = w->after;
-		w->after = sm->next;
-		msg_release(s, sm);
-	}
-	free(w->ents);
-	free(w);
-}
 
 /* The oldest write of mb is durable: apply it, speak, report it. */
 static void disk_complete(struct sim *s, struct sim_member *mb)
@@ -965,6 +996,7 @@ static void heal(struct sim *s)
 			member_restart(s, &s->m[i]);
 	}
 	s->phase = SIM_PHASE_LEADER;
+	s->heal_ms = s->now_ms;
 	s->phase_deadline_ms = s->now_ms + SIM_LIVENESS_ELECTIONS * SIM_ELECTION_MS;
 }
 
@@ -990,6 +1022,27 @@ static bool all_saw_marker(const struct sim *s)
 	return true;
 }
 
+/* A throttled cluster (one entry per message, one in flight, a slow disk)
+ * may need long to bring a member back from far behind: what must not
+ * happen is a stall, SIM_LIVENESS_ELECTIONS election timeouts in which the
+ * leader's match indexes and the applied indexes do not move. */
+static void catch_up_progress(struct sim *s, struct sim_member *leader)
+{
+	struct cairn_raft_status st;
+	cairn_raft_status(leader->core, &st);
+	uint64_t progress = 0;
+	for (size_t i = 0; i < st.n_progress; i++)
+		progress += st.progress[i].match;
+	for (uint32_t i = 0; i < s->n; i++)
+		progress += s->m[i].applied_seq.len;
+	uint64_t key = leader->id << 32 | st.term;
+	if (key != s->progress_key || progress > s->progress_max) {
+		s->progress_key = key;
+		s->progress_max = progress;
+		s->phase_deadline_ms = s->now_ms + SIM_LIVENESS_ELECTIONS * SIM_ELECTION_MS;
+	}
+}
+
 static void liveness(struct sim *s)
 {
 	int l = stable_leader(s);
@@ -1011,12 +1064,16 @@ static void liveness(struct sim *s)
 		if (propose(s, &s->m[l], true) == 0)
 			s->marker_leader = s->m[l].id << 32 | s->m[l].term;
 	}
-	if (s->phase != SIM_PHASE_DONE && s->now_ms > s->phase_deadline_ms && !s->failed) {
-		static const char *const what[] = {"", "no stable leader",
-						   "a new entry was not applied on every member",
-						   "a read at the leader was not answered"};
-		sim_fail(s, "liveness", "%s within %u election timeouts after healing",
-			 what[s->phase], SIM_LIVENESS_ELECTIONS);
+	if (s->phase == SIM_PHASE_COMMIT && l >= 0)
+		catch_up_progress(s, &s->m[l]);
+	if (s->phase != SIM_PHASE_DONE && !s->failed &&
+	    (s->now_ms > s->phase_deadline_ms || s->now_ms > s->heal_ms + SIM_CATCH_UP_MS_MAX)) {
+		static const char *const what[] = {
+			"", "no stable leader within %u election timeouts after healing",
+			"a new entry was not applied on every member (no replication progress "
+			"for %u election timeouts, or not within 120 s)",
+			"a read at the leader was not answered within %u election timeouts"};
+		sim_fail(s, "liveness", what[s->phase], SIM_LIVENESS_ELECTIONS);
 	}
 }
 
@@ -1070,7 +1127,7 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 		if (mb->core == NULL || ev->incarnation != mb->incarnation || deferred(s, ev))
 			return;
 		cairn_raft_tick(mb->core);
-		drain(s, mb);
+		drain_tick(s, mb);
 		schedule(s, s->now_ms + s->tick_ms[ev->member], EV_TICK, ev->member, NULL);
 		return;
 	case EV_DELIVER:
@@ -1149,6 +1206,7 @@ static void sim_setup(struct sim *s, uint64_t seed, uint32_t n, bool verbose,
 		s->ids[i] = i + 1;
 		s->m[i].id = i + 1;
 		s->tick_ms[i] = SIM_TICK_MS - 1 + (uint32_t)draw(s, 3);
+		TRACE(s, (int)i, "clock: a tick every %u ms", s->tick_ms[i]);
 	}
 	for (uint32_t i = 0; i < n && !s->failed; i++)
 		member_start(s, &s->m[i], NULL);
@@ -1169,6 +1227,12 @@ static void sim_teardown(struct sim *s)
 			msg_release(s, ev.msg);
 	}
 	free(s->heap);
+	while (s->write_free) {
+		struct sim_write *w = s->write_free;
+		s->write_free = w->next;
+		free(w->ents);
+		free(w);
+	}
 	while (s->msg_free) {
 		struct sim_msg *sm = s->msg_free;
 		s->msg_free = sm->next;

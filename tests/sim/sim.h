@@ -29,6 +29,9 @@
 /* After healing: a leader within this many election timeouts, then a new
  * entry applied everywhere within as many again. */
 #define SIM_LIVENESS_ELECTIONS 10u
+/* However slow the catch-up, the new entry is everywhere this long after
+ * the heal. */
+#define SIM_CATCH_UP_MS_MAX 120000u
 /* A Ready loop that never settles is a core bug, not a long computation. */
 #define SIM_READY_ROUNDS_MAX 10000u
 
@@ -73,7 +76,7 @@ struct sim_write {
 	struct cairn_raft_hard_state hs;
 	uint64_t first_index;
 	struct sim_entry *ents;
-	size_t n_ents;
+	size_t n_ents, ents_cap;
 	struct sim_msg *after; /* msgs_after_persist, in order */
 	struct sim_msg *after_tail;
 };
@@ -168,6 +171,7 @@ struct sim {
 	struct sim_event *heap;
 	size_t heap_len, heap_cap;
 	struct sim_msg *msg_free;
+	struct sim_write *write_free;
 
 	struct sim_member m[SIM_MEMBERS_MAX];
 	uint64_t ids[SIM_MEMBERS_MAX];
@@ -190,6 +194,9 @@ struct sim {
 
 	enum sim_phase phase;
 	uint64_t phase_deadline_ms;
+	uint64_t heal_ms;
+	uint64_t progress_key; /* the leader (id << 32 | term) progress_max is for */
+	uint64_t progress_max; /* its match indexes plus applied indexes: high water */
 	uint64_t marker_leader;
 	uint64_t read_ctx;
 
