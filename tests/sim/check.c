@@ -55,9 +55,18 @@ void sim_log_free(struct sim_log *l)
 	memset(l, 0, sizeof(*l));
 }
 
-void check_init(struct sim_check *ck)
+void check_reset(struct sim_check *ck)
 {
-	memset(ck, 0, sizeof(*ck));
+	for (uint64_t i = 0; i < ck->lm_cap; i++)
+		ck->lm[i].n = 0;
+	if (ck->terms_cap > 0) {
+		memset(ck->leader_of_term, 0, ck->terms_cap * sizeof(*ck->leader_of_term));
+		memset(ck->max_commit_of_term, 0, ck->terms_cap * sizeof(*ck->max_commit_of_term));
+	}
+	ck->committed.len = 0;
+	ck->history.len = 0;
+	ck->max_commit_seen = 0;
+	ck->elections = 0;
 }
 
 void check_free(struct sim_check *ck)

@@ -113,6 +113,29 @@ static bool chance(struct sim *s, uint32_t per_million)
 
 /* ---- payloads ------------------------------------------------------------ */
 
+static uint8_t *payload_bytes(struct sim *s, uint32_t len)
+{
+	assert(len <= SIM_CHUNK_BYTES);
+	if (s->chunk_i < s->n_chunks && s->chunk_off + len > SIM_CHUNK_BYTES) {
+		s->chunk_i++;
+		s->chunk_off = 0;
+	}
+	if (s->chunk_i == s->n_chunks) {
+		if (s->n_chunks == s->chunks_cap) {
+			s->chunks_cap = s->chunks_cap ? 2 * s->chunks_cap : 16;
+			s->chunks = realloc(s->chunks, s->chunks_cap * sizeof(*s->chunks));
+			assert(s->chunks != NULL);
+		}
+		s->chunks[s->n_chunks] = malloc(SIM_CHUNK_BYTES);
+		assert(s->chunks[s->n_chunks] != NULL);
+		s->n_chunks++;
+		s->chunk_off = 0;
+	}
+	uint8_t *p = s->chunks[s->chunk_i] + s->chunk_off;
+	s->chunk_off += len;
+	return p;
+}
+
 /* A new payload: 4 bytes of pid, then random filler; 8..64 bytes. */
 static uint32_t payload_new(struct sim *s, bool marker)
 {
@@ -124,8 +147,7 @@ static uint32_t payload_new(struct sim *s, bool marker)
 	uint32_t pid = ++s->n_payloads;
 	struct sim_payload *p = &s->payloads[pid];
 	p->len = 8 + (uint32_t)draw(s, 57);
-	p->data = malloc(p->len);
-	assert(p->data != NULL);
+	p->data = payload_bytes(s, p->len);
 	p->marker = marker;
 	for (uint32_t i = 0; i < 4; i++)
 		p->data[i] = (uint8_t)(pid >> (8 * i));
@@ -705,10 +727,8 @@ static void member_restart(struct sim *s, struct sim_member *mb)
 	free(ents);
 }
 
-static void member_free(struct sim *s, struct sim_member *mb)
+static void member_free(struct sim_member *mb)
 {
-	if (mb->core != NULL)
-		member_crash(s, mb);
 	free(mb->reads);
 	free(mb->vote_sent);
 	sim_log_free(&mb->log);
@@ -1190,16 +1210,48 @@ static void trace_delivery(struct sim *s, const struct sim_event *ev)
 		  (unsigned long long)m->read_seq, fate);
 }
 
+/* Everything but the buffers starts from zero; the buffers one run grew
+ * serve the next (thousands of runs per process: reusing them beats going
+ * back to the allocator, a sanitizer's above all). */
+static void sim_reset(struct sim *s)
+{
+	struct sim keep = *s;
+	memset(s, 0, sizeof(*s));
+	s->heap = keep.heap;
+	s->heap_cap = keep.heap_cap;
+	s->msg_free = keep.msg_free;
+	s->write_free = keep.write_free;
+	s->payloads = keep.payloads;
+	s->payloads_cap = keep.payloads_cap;
+	s->chunks = keep.chunks;
+	s->n_chunks = keep.n_chunks;
+	s->chunks_cap = keep.chunks_cap;
+	s->ck = keep.ck;
+	check_reset(&s->ck);
+	for (uint32_t i = 0; i < SIM_MEMBERS_MAX; i++) {
+		struct sim_member *mb = &s->m[i], *old = &keep.m[i];
+		mb->log = (struct sim_log){.e = old->log.e, .cap = old->log.cap};
+		mb->durable = (struct sim_log){.e = old->durable.e, .cap = old->durable.cap};
+		mb->applied_seq =
+			(struct sim_log){.e = old->applied_seq.e, .cap = old->applied_seq.cap};
+		mb->reads = old->reads;
+		mb->reads_cap = old->reads_cap;
+		mb->vote_sent = old->vote_sent;
+		mb->vote_sent_cap = old->vote_sent_cap;
+		if (mb->vote_sent_cap > 0)
+			memset(mb->vote_sent, 0, mb->vote_sent_cap * sizeof(*mb->vote_sent));
+	}
+}
+
 static void sim_setup(struct sim *s, uint64_t seed, uint32_t n, bool verbose,
 		      enum sim_inject inject)
 {
-	memset(s, 0, sizeof(*s));
+	sim_reset(s);
 	s->seed = seed;
 	s->n = n;
 	s->verbose = verbose;
 	s->inject = inject;
 	cairn_rand_seed(&s->rng, seed * 2 + (n == 5));
-	check_init(&s->ck);
 	links_all(s, true);
 	profile(s);
 	for (uint32_t i = 0; i < n; i++) {
@@ -1216,16 +1268,27 @@ static void sim_setup(struct sim *s, uint64_t seed, uint32_t n, bool verbose,
 	schedule(s, s->fault_end_ms, EV_HEAL, UINT32_MAX, NULL);
 }
 
+/* Ends a run: cores go, buffers stay for the next run. */
 static void sim_teardown(struct sim *s)
 {
 	s->verbose = false;
 	for (uint32_t i = 0; i < s->n; i++)
-		member_free(s, &s->m[i]);
+		if (s->m[i].core != NULL)
+			member_crash(s, &s->m[i]);
 	while (s->heap_len > 0) {
 		struct sim_event ev = ev_pop(s);
 		if (ev.msg)
 			msg_release(s, ev.msg);
 	}
+}
+
+static struct sim sim_state; /* large, and its buffers live across runs */
+
+void sim_shutdown(void)
+{
+	struct sim *s = &sim_state;
+	for (uint32_t i = 0; i < SIM_MEMBERS_MAX; i++)
+		member_free(&s->m[i]);
 	free(s->heap);
 	while (s->write_free) {
 		struct sim_write *w = s->write_free;
@@ -1239,17 +1302,18 @@ static void sim_teardown(struct sim *s)
 		free(sm->ents);
 		free(sm);
 	}
-	for (uint32_t pid = 1; pid <= s->n_payloads; pid++)
-		free(s->payloads[pid].data);
+	for (uint32_t i = 0; i < s->n_chunks; i++)
+		free(s->chunks[i]);
+	free(s->chunks);
 	free(s->payloads);
 	check_free(&s->ck);
+	memset(s, 0, sizeof(*s));
 }
 
 void sim_run(uint64_t seed, uint32_t n, bool verbose, enum sim_inject inject,
 	     struct sim_result *res)
 {
-	static struct sim sim; /* large; one run at a time */
-	struct sim *s = &sim;
+	struct sim *s = &sim_state;
 	assert(n == 3 || n == 5);
 	sim_setup(s, seed, n, verbose, inject);
 	while (!s->failed && s->phase != SIM_PHASE_DONE && s->heap_len > 0) {

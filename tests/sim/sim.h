@@ -34,6 +34,8 @@
 #define SIM_CATCH_UP_MS_MAX 120000u
 /* A Ready loop that never settles is a core bug, not a long computation. */
 #define SIM_READY_ROUNDS_MAX 10000u
+/* Payload bytes are carved from chunks of this size. */
+#define SIM_CHUNK_BYTES 65536u
 
 /* Faults the self-test injects to prove the checker can fail. */
 enum sim_inject {
@@ -188,6 +190,9 @@ struct sim {
 
 	struct sim_payload *payloads; /* by pid; [0] unused */
 	uint32_t n_payloads, payloads_cap;
+	uint8_t **chunks; /* payload bytes, SIM_CHUNK_BYTES each */
+	uint32_t n_chunks, chunks_cap;
+	uint32_t chunk_i, chunk_off; /* where the next payload goes */
 	uint64_t next_ctx;
 	uint32_t injected; /* injections done so far */
 	uint64_t crashes, reads_answered;
@@ -220,6 +225,8 @@ struct sim_result {
  * trace on stdout. */
 void sim_run(uint64_t seed, uint32_t n, bool verbose, enum sim_inject inject,
 	     struct sim_result *res);
+/* Frees the buffers runs keep for one another (call once, at exit). */
+void sim_shutdown(void);
 
 /* cluster.c, for the checker: a readable prefix and a violation. */
 void sim_trace(struct sim *s, int member, const char *fmt, ...)
@@ -232,7 +239,8 @@ void sim_log_push(struct sim_log *l, struct sim_entry e);
 void sim_log_free(struct sim_log *l);
 
 /* check.c: each function checks one step and calls sim_fail on a violation. */
-void check_init(struct sim_check *ck);
+/* Forget one run, keeping the buffers for the next; check_free frees them. */
+void check_reset(struct sim_check *ck);
 void check_free(struct sim_check *ck);
 /* An entry entered member mb's log at index, after an entry of prev_term. */
 void check_log_entry(struct sim *s, struct sim_member *mb, uint64_t index, uint64_t prev_term,
