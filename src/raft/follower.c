@@ -115,11 +115,11 @@ int raft_step_follower(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	switch (m->type) {
 	case CAIRN_RAFT_MSG_APPEND:
 		r->leader = m->from;
-		r->election_elapsed = 0;
+		raft_reset_election_timer(r);
 		return raft_handle_append(r, m);
 	case CAIRN_RAFT_MSG_HEARTBEAT:
 		r->leader = m->from;
-		r->election_elapsed = 0;
+		raft_reset_election_timer(r);
 		raft_handle_heartbeat(r, m);
 		return 0;
 	case CAIRN_RAFT_MSG_PREVOTE:

@@ -188,6 +188,7 @@ int cairn_raft_create(struct cairn_raft **out, const struct cairn_raft_config *c
 	}
 	r->hs_handed = (struct cairn_raft_hard_state){r->term, r->vote, r->log.commit};
 	raft_become_follower(r, r->term, CAIRN_RAFT_NONE);
+	raft_reset_election_timer(r);
 	*out = r;
 	return 0;
 }
@@ -296,7 +297,10 @@ void raft_become_follower(struct cairn_raft *r, uint64_t term, uint64_t leader)
 	r->transfer_target = CAIRN_RAFT_NONE;
 	r->read_round_pending = false;
 	r->append_pending = false;
-	raft_reset_election_timer(r);
+	/* The election timer runs on (Figure 2): only a leader's message, a
+	 * granted vote or a campaign resets it. A term bump by a candidate we
+	 * refuse must not, or a member with a stale log and a fast clock could
+	 * keep the whole cluster from ever electing anyone. */
 }
 
 static void reset_votes(struct cairn_raft *r)
@@ -406,7 +410,7 @@ int raft_handle_vote_request(struct cairn_raft *r, const struct cairn_raft_msg *
 	};
 	if (grant && !pre) {
 		r->vote = m->from;
-		r->election_elapsed = 0;
+		raft_reset_election_timer(r);
 	}
 	raft_send(r, &reply);
 	return 0;
