@@ -396,7 +396,11 @@ void check_send(struct sim *s, struct sim_member *mb, const struct sim_msg *sm)
 				 (unsigned long long)mb->vote_sent[m->term], to, t);
 		mb->vote_sent[m->term] = m->to;
 	}
-	if (m->type == CAIRN_RAFT_MSG_APPEND_REPLY && !m->reject && m->index > 0) {
+	/* An acknowledgement at or below what is already committed cannot
+	 * change what the leader commits (raft.h lets a follower acknowledge
+	 * its commit index for an APPEND that lies wholly below it). */
+	if (m->type == CAIRN_RAFT_MSG_APPEND_REPLY && !m->reject &&
+	    m->index > s->ck.committed.len) {
 		if (m->index > mb->durable.len ||
 		    mb->durable.e[m->index - 1].term != sm->ack_log_term)
 			sim_fail(

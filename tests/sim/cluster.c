@@ -788,7 +788,7 @@ static int propose(struct sim *s, struct sim_member *mb, bool marker)
 		sim_hash(s, 8, mb->id, pid, index);
 		TRACE(s, (int)mb->id - 1, "propose %s#%u -> index %llu", marker ? "MARKER " : "",
 		      pid, (unsigned long long)index);
-	} else if (rc != CAIRN_ENOTLEADER) {
+	} else if (rc != CAIRN_ENOTLEADER && rc != CAIRN_EFULL) {
 		sim_fail(s, "propose", "m%llu: cairn_raft_propose: %s", (unsigned long long)mb->id,
 			 cairn_strerror(rc));
 	}
@@ -811,7 +811,7 @@ static int read_ask(struct sim *s, struct sim_member *mb)
 		sim_hash(s, 9, mb->id, ctx, required);
 		TRACE(s, (int)mb->id - 1, "read %llu asked (commit anywhere %llu)",
 		      (unsigned long long)ctx, (unsigned long long)required);
-	} else if (rc != CAIRN_ENOTLEADER) {
+	} else if (rc != CAIRN_ENOTLEADER && rc != CAIRN_EFULL) {
 		sim_fail(s, "read index", "m%llu: cairn_raft_read_index: %s",
 			 (unsigned long long)mb->id, cairn_strerror(rc));
 	}
