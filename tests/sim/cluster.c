@@ -973,9 +973,26 @@ static void fault_transfer(struct sim *s)
 	drain(s, &s->m[l]);
 }
 
+/* A disk that stops completing for a while (a stalled fsync): writes queue
+ * behind it, the member keeps ticking and talking. */
+static void fault_disk_stall(struct sim *s)
+{
+	int l = leader_now(s);
+	int v = l >= 0 && chance(s, 500000) ? l : random_up(s);
+	if (v < 0)
+		return;
+	uint64_t until = s->now_ms + 100 + draw(s, 2000);
+	if (until > s->fault_end_ms)
+		until = s->fault_end_ms;
+	if (s->m[v].disk_done_ms < until)
+		s->m[v].disk_done_ms = until;
+	sim_hash(s, 17, (uint64_t)v, until, 0);
+	TRACE(s, v, "DISK STALL until %llums", (unsigned long long)until);
+}
+
 static void fault(struct sim *s)
 {
-	uint32_t roll = (uint32_t)draw(s, 20);
+	uint32_t roll = (uint32_t)draw(s, 21);
 	if (roll < 4) {
 		links_all(s, true);
 		TRACE(s, -1, "network healed");
@@ -992,8 +1009,10 @@ static void fault(struct sim *s)
 		fault_pause(s);
 	} else if (roll < 19) {
 		fault_network(s);
-	} else {
+	} else if (roll < 20) {
 		fault_transfer(s);
+	} else {
+		fault_disk_stall(s);
 	}
 	schedule(s, s->now_ms + 1 + draw(s, 2 * s->fault_gap_ms), EV_FAULT, UINT32_MAX, NULL);
 }
