@@ -76,6 +76,7 @@ void check_free(struct sim_check *ck)
 	free(ck->lm);
 	free(ck->leader_of_term);
 	free(ck->max_commit_of_term);
+	free(ck->commit_term);
 	sim_log_free(&ck->committed);
 	sim_log_free(&ck->history);
 	memset(ck, 0, sizeof(*ck));
@@ -127,7 +128,15 @@ void check_log_entry(struct sim *s, struct sim_member *mb, uint64_t index, uint6
 		.term = e.term, .prev_term = prev_term, .pid = e.pid, .type = e.type};
 }
 
-void check_truncate(struct sim *s, struct sim_member *mb, uint64_t index,
+/*
+ * A member may lose its copy of a committed entry only while it has not yet
+ * heard of the term that committed it: a stale leader (say of term 2) may
+ * overwrite an entry that a leader of term 3 committed without this member
+ * in its majority. Once the member is in the committing term or later, every
+ * leader it accepts holds the entry (Leader Completeness), so replacing it
+ * means the core broke Raft.
+ */
+void check_truncate(struct sim *s, struct sim_member *mb, uint64_t term, uint64_t index,
 		    const struct sim_entry *new_ents, size_t n_new)
 {
 	const struct sim_log *old = &mb->log;
@@ -139,13 +148,15 @@ void check_truncate(struct sim *s, struct sim_member *mb, uint64_t index,
 	}
 	/* k is the first index whose entry goes away (log matching makes it
 	 * enough to look at that one). */
-	if (k > old->len || k > c->len)
+	if (k > old->len || k > c->len || !same(old->e[k - 1], c->e[k - 1]))
 		return;
-	if (same(old->e[k - 1], c->e[k - 1]))
+	if (term >= s->ck.commit_term[k - 1])
 		sim_fail(s, "committed entry lost",
-			 "m%llu replaces committed entry %llu/%llu (payload #%u)",
-			 (unsigned long long)mb->id, (unsigned long long)k,
-			 (unsigned long long)c->e[k - 1].term, c->e[k - 1].pid);
+			 "m%llu in term %llu replaces entry %llu/%llu (payload #%u), committed in "
+			 "term %llu",
+			 (unsigned long long)mb->id, (unsigned long long)term,
+			 (unsigned long long)k, (unsigned long long)c->e[k - 1].term,
+			 c->e[k - 1].pid, (unsigned long long)s->ck.commit_term[k - 1]);
 }
 
 void check_apply(struct sim *s, struct sim_member *mb, uint64_t index, struct sim_entry e)
@@ -242,8 +253,12 @@ static void check_leader(struct sim *s, struct sim_member *mb, const struct cair
 	if (st->commit > mb->log.len)
 		return; /* reported by check_status */
 	if (st->commit > ck->committed.len) {
-		for (uint64_t i = ck->committed.len; i < st->commit; i++)
+		ck->commit_term = grow(ck->commit_term, &ck->commit_term_cap, st->commit,
+				       sizeof(*ck->commit_term));
+		for (uint64_t i = ck->committed.len; i < st->commit; i++) {
+			ck->commit_term[i] = t;
 			sim_log_push(&ck->committed, mb->log.e[i]);
+		}
 		check_later_leaders(s, t, st->commit);
 	}
 	if (st->commit > ck->max_commit_of_term[t])

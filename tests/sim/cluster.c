@@ -363,7 +363,7 @@ static void ready_entries(struct sim *s, struct sim_member *mb, const struct cai
 				 "m%llu, leader of term %llu, rewrites from %llu",
 				 (unsigned long long)mb->id, (unsigned long long)st.term,
 				 (unsigned long long)first);
-		check_truncate(s, mb, first, ents, rd->n_entries);
+		check_truncate(s, mb, st.term, first, ents, rd->n_entries);
 		TRACE(s, (int)mb->id - 1, "log truncated to %llu", (unsigned long long)first - 1);
 		mb->log.len = first - 1;
 	}

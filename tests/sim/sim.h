@@ -138,7 +138,9 @@ struct sim_check {
 	uint64_t *max_commit_of_term; /* commit counted by that term's leader */
 	uint64_t terms_cap;
 	struct sim_log committed; /* committed[i] as leaders acknowledged */
-	struct sim_lm_slot *lm;   /* (index, term) -> prev term, payload */
+	uint64_t *commit_term;    /* the term of the leader that first did */
+	uint64_t commit_term_cap;
+	struct sim_lm_slot *lm; /* (index, term) -> prev term, payload */
 	uint64_t lm_cap;
 	struct sim_log history;   /* the one applied history */
 	uint64_t max_commit_seen; /* the highest commit any member had */
@@ -245,8 +247,8 @@ void check_free(struct sim_check *ck);
 /* An entry entered member mb's log at index, after an entry of prev_term. */
 void check_log_entry(struct sim *s, struct sim_member *mb, uint64_t index, uint64_t prev_term,
 		     struct sim_entry e);
-/* mb's log is about to drop everything from index on (conflict or crash). */
-void check_truncate(struct sim *s, struct sim_member *mb, uint64_t index,
+/* mb, now in term, replaces its log from index on with new_ents. */
+void check_truncate(struct sim *s, struct sim_member *mb, uint64_t term, uint64_t index,
 		    const struct sim_entry *new_ents, size_t n_new);
 /* mb applied entry e at index (already appended to its applied_seq). */
 void check_apply(struct sim *s, struct sim_member *mb, uint64_t index, struct sim_entry e);
