@@ -304,7 +304,7 @@ static uint64_t net_delay_ms(struct sim *s)
 {
 	uint64_t d = 1 + draw(s, s->delay_max_ms);
 	if (s->long_delay_ppm && chance(s, s->long_delay_ppm))
-		d += draw(s, 500);
+		d += draw(s, s->long_delay_max_ms);
 	return d;
 }
 
@@ -946,7 +946,8 @@ static void fault_pause(struct sim *s)
 static const uint32_t drop_choices[] = {0, 10000, 50000, 150000, 400000};
 static const uint32_t dup_choices[] = {0, 10000, 50000};
 static const uint32_t delay_choices[] = {2, 10, 40, 100};
-static const uint32_t long_choices[] = {0, 5000, 30000};
+static const uint32_t long_choices[] = {0, 5000, 30000, 100000};
+static const uint32_t long_max_choices[] = {500, 2000};
 #define PICK(s, arr) ((arr)[draw((s), sizeof(arr) / sizeof((arr)[0]))])
 
 static void fault_network(struct sim *s)
@@ -955,9 +956,10 @@ static void fault_network(struct sim *s)
 	s->dup_ppm = PICK(s, dup_choices);
 	s->delay_max_ms = PICK(s, delay_choices);
 	s->long_delay_ppm = PICK(s, long_choices);
+	s->long_delay_max_ms = PICK(s, long_max_choices);
 	sim_hash(s, 13, s->drop_ppm, s->dup_ppm, s->delay_max_ms);
-	TRACE(s, -1, "network: drop %u ppm, dup %u ppm, delay <= %u ms, long %u ppm", s->drop_ppm,
-	      s->dup_ppm, s->delay_max_ms, s->long_delay_ppm);
+	TRACE(s, -1, "network: drop %u ppm, dup %u ppm, delay <= %u ms, long (<= %u ms) %u ppm",
+	      s->drop_ppm, s->dup_ppm, s->delay_max_ms, s->long_delay_max_ms, s->long_delay_ppm);
 }
 
 static void fault_transfer(struct sim *s)

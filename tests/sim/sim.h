@@ -183,7 +183,7 @@ struct sim {
 
 	/* Per-run fault profile. */
 	uint64_t fault_end_ms;
-	uint32_t drop_ppm, dup_ppm, long_delay_ppm;
+	uint32_t drop_ppm, dup_ppm, long_delay_ppm, long_delay_max_ms;
 	uint32_t delay_max_ms, disk_delay_max_ms;
 	uint32_t fault_gap_ms, client_gap_ms, read_gap_ms;
 	bool pre_vote, check_quorum;
