@@ -1217,6 +1217,42 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 		heal(s);
 }
 
+#define ULL(x) ((unsigned long long)(x))
+
+/* What a message says, in the words its type uses. */
+static void msg_describe(const struct cairn_raft_msg *m, char *buf, size_t size)
+{
+	switch (m->type) {
+	case CAIRN_RAFT_MSG_PREVOTE:
+	case CAIRN_RAFT_MSG_VOTE:
+		snprintf(buf, size, "last %llu/%llu%s", ULL(m->last_log_index),
+			 ULL(m->last_log_term), m->transfer ? " (transfer)" : "");
+		break;
+	case CAIRN_RAFT_MSG_APPEND:
+		snprintf(buf, size, "prev %llu/%llu, %u entries, commit %llu", ULL(m->prev_index),
+			 ULL(m->prev_term), m->n_entries, ULL(m->commit));
+		break;
+	case CAIRN_RAFT_MSG_APPEND_REPLY:
+		if (m->reject)
+			snprintf(buf, size, "REJECT index %llu, hint %llu/%llu", ULL(m->index),
+				 ULL(m->hint_index), ULL(m->hint_term));
+		else
+			snprintf(buf, size, "ok index %llu", ULL(m->index));
+		break;
+	case CAIRN_RAFT_MSG_HEARTBEAT:
+		snprintf(buf, size, "commit %llu, read round %llu", ULL(m->commit),
+			 ULL(m->read_seq));
+		break;
+	case CAIRN_RAFT_MSG_HEARTBEAT_REPLY:
+		snprintf(buf, size, "read round %llu%s", ULL(m->read_seq),
+			 m->reject ? " REJECT" : "");
+		break;
+	default:
+		snprintf(buf, size, "%s", m->reject ? "REJECT" : "granted");
+		break;
+	}
+}
+
 static void trace_delivery(struct sim *s, const struct sim_event *ev)
 {
 	const struct cairn_raft_msg *m = &ev->msg->m;
@@ -1225,15 +1261,11 @@ static void trace_delivery(struct sim *s, const struct sim_event *ev)
 			   : !s->link[m->from - 1][ev->member] ? " (dropped: partition)"
 			   : mb->paused_until_ms > s->now_ms   ? " (deferred: paused)"
 							       : "";
-	sim_trace(s, (int)ev->member,
-		  "recv %s from m%llu term %llu%s prev %llu/%llu n %u commit %llu index %llu "
-		  "hint %llu/%llu read %llu%s",
+	char what[160];
+	msg_describe(m, what, sizeof(what));
+	sim_trace(s, (int)ev->member, "recv %s from m%llu term %llu: %s%s",
 		  cairn_raft_msg_name(m->type), (unsigned long long)m->from,
-		  (unsigned long long)m->term, m->reject ? " REJECT" : "",
-		  (unsigned long long)m->prev_index, (unsigned long long)m->prev_term, m->n_entries,
-		  (unsigned long long)m->commit, (unsigned long long)m->index,
-		  (unsigned long long)m->hint_term, (unsigned long long)m->hint_index,
-		  (unsigned long long)m->read_seq, fate);
+		  (unsigned long long)m->term, what, fate);
 }
 
 /* Everything but the buffers starts from zero; the buffers one run grew
