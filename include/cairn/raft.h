@@ -143,7 +143,8 @@ struct cairn_raft_msg {
 	/* APPEND_REPLY: on success, index is the highest index the follower
 	 * now holds matching the leader's log and has persisted (the last
 	 * entry of the APPEND, or the follower's commit index when the APPEND
-	 * lies wholly below it). On reject,
+	 * lies wholly below it). A reject that only tells a stale leader the
+	 * current term has index 0 (and no hint). On reject,
 	 * index is the rejected prev_index, and the hint lets the leader jump
 	 * back over a whole conflicting term: hint_term is the follower's term
 	 * at the rejected position (0 if its log is shorter) and hint_index the

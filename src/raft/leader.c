@@ -375,6 +375,8 @@ static void handle_append_reply(struct cairn_raft *r, struct raft_progress *pr,
 {
 	uint64_t last = raft_log_last_index(&r->log);
 	if (m->reject) {
+		if (m->index > last)
+			return; /* about a longer log we had in an older term */
 		if (raft_progress_rejected(pr, m->index, next_from_hint(r, m)))
 			send_append(r, pr, true);
 		return;
@@ -406,7 +408,10 @@ int raft_step_leader(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	struct raft_progress *pr = &r->prs[raft_slot(r, m->from)];
 	switch (m->type) {
 	case CAIRN_RAFT_MSG_APPEND_REPLY:
-		if (m->index > raft_log_last_index(&r->log))
+		/* We never sent what this would acknowledge. A rejection that
+		 * far out is an answer to an APPEND we sent as leader of an
+		 * earlier term, and is handled (ignored) below. */
+		if (!m->reject && m->index > raft_log_last_index(&r->log))
 			return CAIRN_EINVAL;
 		pr->active = true;
 		handle_append_reply(r, pr, m);

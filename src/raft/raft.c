@@ -317,8 +317,10 @@ static void answer_stale(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	struct cairn_raft_msg reply = {.to = m->from, .term = r->term, .reject = true};
 	switch (m->type) {
 	case CAIRN_RAFT_MSG_APPEND:
+		/* index 0: only the term is news; a leader must not take it
+		 * for a rejection of its own probe (it may lead our term by
+		 * the time this arrives). */
 		reply.type = CAIRN_RAFT_MSG_APPEND_REPLY;
-		reply.index = m->prev_index;
 		break;
 	case CAIRN_RAFT_MSG_HEARTBEAT:
 		reply.type = CAIRN_RAFT_MSG_HEARTBEAT_REPLY;

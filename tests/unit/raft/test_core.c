@@ -309,3 +309,47 @@ Test(core, names_cover_every_role_and_message)
 	cr_assert_str_eq(cairn_raft_msg_name(0), "unknown");
 	cr_assert_str_eq(cairn_raft_msg_name(CAIRN_RAFT_MSG_TIMEOUT_NOW), "timeout-now");
 }
+
+/* sim finding: a term-6 APPEND answered by a member of term 13 reaches its
+ * sender once that has become leader of term 13 with a shorter log. */
+Test(core, leader_ignores_a_rejection_beyond_its_log)
+{
+	struct net *net = net_new(3);
+	net_start(net);
+	net_elect(net, 1);
+	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND_REPLY,
+				   .from = 2,
+				   .to = 1,
+				   .term = 1,
+				   .reject = true,
+				   .index = 130};
+	cr_assert_eq(net_step(net, &m), 0);
+	struct cairn_raft_status st;
+	cairn_raft_status(net_core(net, 1), &st);
+	cr_assert_eq(st.progress[1].match, 1);
+	cr_assert_eq(st.progress[1].next, 2);
+	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_APPEND, 1, 2), 0);
+	net_free(net);
+}
+
+Test(core, stale_append_is_answered_with_index_zero)
+{
+	struct net *net = net_new(3);
+	net_start(net);
+	struct cairn_raft_msg hb = {
+		.type = CAIRN_RAFT_MSG_HEARTBEAT, .from = 3, .to = 1, .term = 13};
+	net_step(net, &hb);
+	net_drop_all(net);
+	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND,
+				   .from = 2,
+				   .to = 1,
+				   .term = 6,
+				   .prev_index = 130,
+				   .prev_term = 6};
+	cr_assert_eq(net_step(net, &m), 0);
+	struct tmsg *reply = net_find(net, CAIRN_RAFT_MSG_APPEND_REPLY, 2, 0);
+	cr_assert(reply && reply->m.reject);
+	cr_assert_eq(reply->m.term, 13);
+	cr_assert_eq(reply->m.index, 0);
+	net_free(net);
+}
