@@ -136,7 +136,8 @@ static uint8_t *payload_bytes(struct sim *s, uint32_t len)
 	return p;
 }
 
-/* A new payload: 4 bytes of pid, then random filler; 8..64 bytes. */
+/* A new payload: 4 bytes of pid, then random filler; 8..64 bytes, now and
+ * then 200..2000. */
 static uint32_t payload_new(struct sim *s, bool marker)
 {
 	if (s->n_payloads + 1 >= s->payloads_cap) {
@@ -147,6 +148,8 @@ static uint32_t payload_new(struct sim *s, bool marker)
 	uint32_t pid = ++s->n_payloads;
 	struct sim_payload *p = &s->payloads[pid];
 	p->len = 8 + (uint32_t)draw(s, 57);
+	if (chance(s, 20000))
+		p->len = 200 + (uint32_t)draw(s, 1800); /* over a small byte limit: goes alone */
 	p->data = payload_bytes(s, p->len);
 	p->marker = marker;
 	for (uint32_t i = 0; i < 4; i++)
@@ -1118,6 +1121,22 @@ static void liveness(struct sim *s)
 	}
 }
 
+/* Once a read at the stable leader has been answered, every read asked
+ * before must have been answered or dropped: members that lost leadership
+ * drop theirs, and the leader confirms its rounds in order. */
+static void reads_settled(struct sim *s)
+{
+	for (uint32_t i = 0; i < s->n && !s->failed; i++) {
+		const struct sim_member *mb = &s->m[i];
+		for (size_t k = 0; k < mb->n_reads; k++)
+			sim_fail(s, "liveness",
+				 "m%u still holds read %llu (asked, %s) after the cluster healed",
+				 i + 1, (unsigned long long)mb->reads[k].ctx,
+				 mb->reads[k].index ? "confirmed, never applied"
+						    : "never confirmed");
+	}
+}
+
 /* ---- the run ----------------------------------------------------------------- */
 
 static void profile(struct sim *s)
@@ -1387,6 +1406,8 @@ void sim_run(uint64_t seed, uint32_t n, bool verbose, enum sim_inject inject,
 		check_final(s);
 	if (!s->failed && s->phase != SIM_PHASE_DONE)
 		sim_fail(s, "liveness", "the run ran out of events");
+	if (!s->failed)
+		reads_settled(s);
 	res->passed = !s->failed;
 	res->virtual_ms = s->now_ms;
 	res->trace_hash = s->trace_hash;
