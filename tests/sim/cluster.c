@@ -833,11 +833,17 @@ static void client_propose(struct sim *s)
 	schedule(s, s->now_ms + 1 + draw(s, s->client_gap_ms), EV_PROPOSE, UINT32_MAX, NULL);
 }
 
+static void fault_transfer(struct sim *s);
+
+/* Reads, and now and then an operator moving leadership (a rolling restart
+ * does that) while reads and writes are in flight. */
 static void client_read(struct sim *s)
 {
 	int t = client_target(s);
 	if (t >= 0)
 		read_ask(s, &s->m[t]);
+	if (!s->failed && chance(s, 15000))
+		fault_transfer(s);
 	schedule(s, s->now_ms + 1 + draw(s, s->read_gap_ms), EV_READ, UINT32_MAX, NULL);
 }
 
