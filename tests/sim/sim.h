@@ -6,9 +6,11 @@
  * delays and reorders, partitions, pauses, and a per-member disk whose writes
  * complete in order after a random delay and vanish on a crash. Everything
  * random comes from one generator seeded by the seed, so a run is a pure
- * function of (seed, members) and replays exactly. The checker (check.c)
- * watches every step for a broken Raft property; cluster.c runs the world;
- * main.c is the command line.
+ * function of (seed, members) and replays exactly. cluster.c runs the
+ * clock and the run, member.c the cores with their networks and disks,
+ * faults.c the clients, faults and the liveness check after healing; the
+ * checker (check.c) watches every step for a broken Raft property; main.c is
+ * the command line.
  */
 #ifndef CAIRN_SIM_H
 #define CAIRN_SIM_H
@@ -230,13 +232,94 @@ void sim_run(uint64_t seed, uint32_t n, bool verbose, enum sim_inject inject,
 /* Frees the buffers runs keep for one another (call once, at exit). */
 void sim_shutdown(void);
 
-/* cluster.c, for the checker: a readable prefix and a violation. */
+/* ---- cluster.c: the clock, the trace, the verdict ---------------------- */
+
+enum sim_ev_kind {
+	SIM_EV_TICK = 0,
+	SIM_EV_DELIVER = 1,
+	SIM_EV_DISK = 2,
+	SIM_EV_FAULT = 3,
+	SIM_EV_PROPOSE = 4,
+	SIM_EV_READ = 5,
+	SIM_EV_RESTART = 6,
+	SIM_EV_HEAL = 7,
+};
+
+/* An event at at_ms for member (an index into s->m; UINT32_MAX for the
+ * cluster), carrying msg for SIM_EV_DELIVER. Events at the same ms run in
+ * the order they were scheduled. */
+void sim_schedule(struct sim *s, uint64_t at_ms, uint32_t kind, uint32_t member,
+		  struct sim_msg *msg);
+/* One trace line (only with --verbose: use SIM_TRACE); member < 0 for the
+ * cluster as a whole. */
 void sim_trace(struct sim *s, int member, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+#define SIM_TRACE(s, member, ...)                                                                  \
+	do {                                                                                       \
+		if ((s)->verbose)                                                                  \
+			sim_trace((s), (member), __VA_ARGS__);                                     \
+	} while (0)
+/* The first violation ends the run; later ones are ignored. */
 void sim_fail(struct sim *s, const char *property, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Folds an event into the run's fingerprint (replays must match it). */
 void sim_hash(struct sim *s, uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 uint32_t sim_quorum(const struct sim *s);
+
+/* Uniform enough in [0, bound) for a simulator (bias below 2^-32 for the
+ * bounds used here) and free of the division cairn_rand_below pays for
+ * exactness: the simulator draws several numbers per message. */
+static inline uint64_t sim_draw(struct sim *s, uint64_t bound)
+{
+	return (uint64_t)(((unsigned __int128)cairn_rand_next(&s->rng) * bound) >> 64);
+}
+
+static inline bool sim_chance(struct sim *s, uint32_t per_million)
+{
+	return per_million > 0 && sim_draw(s, 1000000) < per_million;
+}
+
+#define SIM_PICK(s, arr) ((arr)[sim_draw((s), sizeof(arr) / sizeof((arr)[0]))])
+
+/* ---- member.c: a core with its network card, disk and state machine ---- */
+
+/* Creates mb's core (restore NULL for a brand-new member) and its ticks. */
+void sim_member_start(struct sim *s, struct sim_member *mb,
+		      const struct cairn_raft_restore *restore);
+/* Destroys the core; writes not yet durable are lost with their messages. */
+void sim_member_crash(struct sim *s, struct sim_member *mb);
+/* A new core from the durable log, hard state and applied index. */
+void sim_member_restart(struct sim *s, struct sim_member *mb);
+void sim_member_free(struct sim_member *mb);
+/* Drains mb's Ready loop and lets the checker look at mb. */
+void sim_drain(struct sim *s, struct sim_member *mb);
+/* The same after a tick: a tick that made no Ready changed nothing visible. */
+void sim_drain_tick(struct sim *s, struct sim_member *mb);
+/* mb's oldest write is durable: its messages go out, the core is told. */
+void sim_disk_complete(struct sim *s, struct sim_member *mb);
+void sim_msg_release(struct sim *s, struct sim_msg *sm);
+/* A new payload (a marker for the liveness check), its proposal id. */
+uint32_t sim_payload_new(struct sim *s, bool marker);
+/* A client proposal or ReadIndex request at mb: the core's return code. */
+int sim_propose(struct sim *s, struct sim_member *mb, bool marker);
+int sim_read_ask(struct sim *s, struct sim_member *mb);
+
+/* ---- faults.c: clients, faults, healing, liveness ----------------------- */
+
+/* The member that leads the highest term among those up, or -1. */
+int sim_leader_now(const struct sim *s);
+void sim_client_propose(struct sim *s);
+void sim_client_read(struct sim *s);
+void sim_fault(struct sim *s);
+void sim_links_all(struct sim *s, bool up);
+/* Draws new loss, duplication and delay rates. */
+void sim_fault_network(struct sim *s);
+/* Ends the faults: the network heals, every member is up, liveness is due. */
+void sim_heal(struct sim *s);
+/* After each event once healed: moves the liveness check along. */
+void sim_liveness(struct sim *s);
+/* At the end: every read was answered or dropped. */
+void sim_reads_settled(struct sim *s);
 void sim_log_push(struct sim_log *l, struct sim_entry e);
 void sim_log_free(struct sim_log *l);
 
