@@ -396,20 +396,30 @@ void check_send(struct sim *s, struct sim_member *mb, const struct sim_msg *sm)
 	const struct cairn_raft_msg *m = &sm->m;
 	const struct cairn_raft_hard_state *hs = &mb->durable_hs;
 	unsigned long long id = mb->id, to = m->to, t = m->term;
-	if (m->type == CAIRN_RAFT_MSG_VOTE_REPLY && !m->reject) {
-		if (hs->term < m->term || (hs->term == m->term && hs->vote != m->to))
+	/* A granted vote, and a candidate's request (its vote for itself),
+	 * must be durable before they leave; and one per term. */
+	uint64_t voted_for = 0;
+	if (m->type == CAIRN_RAFT_MSG_VOTE_REPLY && !m->reject)
+		voted_for = m->to;
+	if (m->type == CAIRN_RAFT_MSG_VOTE)
+		voted_for = mb->id;
+	if (voted_for != 0) {
+		if (hs->term < m->term || (hs->term == m->term && hs->vote != voted_for))
 			sim_fail(s, "persist before you speak",
-				 "m%llu grants m%llu its vote in term %llu; durable is term %llu "
-				 "vote %llu",
-				 id, to, t, (unsigned long long)hs->term,
+				 "m%llu sends %s to m%llu (a vote for m%llu in term %llu); durable "
+				 "is "
+				 "term %llu vote %llu",
+				 id, cairn_raft_msg_name(m->type), to,
+				 (unsigned long long)voted_for, t, (unsigned long long)hs->term,
 				 (unsigned long long)hs->vote);
 		mb->vote_sent = grow(mb->vote_sent, &mb->vote_sent_cap, m->term + 1,
 				     sizeof(*mb->vote_sent));
-		if (mb->vote_sent[m->term] != 0 && mb->vote_sent[m->term] != m->to)
+		if (mb->vote_sent[m->term] != 0 && mb->vote_sent[m->term] != voted_for)
 			sim_fail(s, "one vote per term",
 				 "m%llu voted for m%llu and m%llu in term %llu", id,
-				 (unsigned long long)mb->vote_sent[m->term], to, t);
-		mb->vote_sent[m->term] = m->to;
+				 (unsigned long long)mb->vote_sent[m->term],
+				 (unsigned long long)voted_for, t);
+		mb->vote_sent[m->term] = voted_for;
 	}
 	/* An acknowledgement at or below what is already committed cannot
 	 * change what the leader commits (raft.h lets a follower acknowledge

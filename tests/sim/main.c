@@ -257,6 +257,8 @@ static int self_test(void)
 				"committed entry lost");
 	bad |= self_test_inject(SIM_INJECT_STALE_READ, "a read answered one index low",
 				"linearizable read");
+	bad |= self_test_inject(SIM_INJECT_EARLY_SEND, "votes and acks sent before the write",
+				"persist before you speak");
 	printf("self-test: %s\n", bad ? "FAILED" : "passed");
 	return bad;
 }

@@ -276,8 +276,12 @@ static void ready_persist(struct sim *s, struct sim_member *mb, const struct cai
 		w->n_ents = rd->n_entries;
 		memcpy(w->ents, ents, rd->n_entries * sizeof(*w->ents));
 	}
-	for (size_t i = 0; i < rd->n_msgs_after_persist; i++) {
+	for (size_t i = 0; i < rd->n_msgs_after_persist && !s->failed; i++) {
 		struct sim_msg *sm = msg_clone(s, mb, &rd->msgs_after_persist[i]);
+		if (s->inject == SIM_INJECT_EARLY_SEND) {
+			transmit(s, mb, sm); /* a host that does not wait for the disk */
+			continue;
+		}
 		if (w->after_tail)
 			w->after_tail->next = sm;
 		else

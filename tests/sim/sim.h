@@ -42,9 +42,10 @@
 /* Faults the self-test injects to prove the checker can fail. */
 enum sim_inject {
 	SIM_INJECT_NONE = 0,
-	SIM_INJECT_APPLIED = 1,   /* member 1 applies a different payload */
-	SIM_INJECT_DISK_LOSS = 2, /* a restart loses the last durable entry */
-	SIM_INJECT_STALE_READ = 3 /* a read answer is taken one index low */
+	SIM_INJECT_APPLIED = 1,    /* member 1 applies a different payload */
+	SIM_INJECT_DISK_LOSS = 2,  /* a restart loses the last durable entry */
+	SIM_INJECT_STALE_READ = 3, /* a read answer is taken one index low */
+	SIM_INJECT_EARLY_SEND = 4  /* msgs_after_persist go out before the write */
 };
 
 /* One log entry as the simulator keeps it: the payload is named by the
