@@ -7,8 +7,9 @@
  * state, entries and msgs_after_persist go to the disk as one write that
  * completes in order after a random delay, committed entries are applied to
  * the state machine, and confirmed reads wait for the applied index. Only
- * completed writes are durable; a crash loses the rest, and a restart builds
- * a new core from the durable log and hard state.
+ * completed writes are durable; a crash loses the rest (now and then all but
+ * a prefix the disk had finished without the process hearing of it), and a
+ * restart builds a new core from the durable log and hard state.
  */
 #include "sim.h"
 
@@ -464,13 +465,10 @@ static void observe(struct sim *s, struct sim_member *mb)
 /* ---- the disk -------------------------------------------------------------- */
 
 /* The oldest write of mb is durable: apply it, speak, report it. */
-void sim_disk_complete(struct sim *s, struct sim_member *mb)
+/* What a write makes durable: the log (a conflicting suffix replaced) and
+ * the hard state. */
+static void write_apply(struct sim_member *mb, const struct sim_write *w)
 {
-	struct sim_write *w = mb->wq_head;
-	assert(w != NULL);
-	mb->wq_head = w->next;
-	if (mb->wq_head == NULL)
-		mb->wq_tail = NULL;
 	if (w->n_ents > 0) {
 		assert(w->first_index >= 1 && w->first_index <= mb->durable.len + 1);
 		mb->durable.len = w->first_index - 1;
@@ -479,6 +477,16 @@ void sim_disk_complete(struct sim *s, struct sim_member *mb)
 	}
 	if (w->has_hs)
 		mb->durable_hs = w->hs;
+}
+
+void sim_disk_complete(struct sim *s, struct sim_member *mb)
+{
+	struct sim_write *w = mb->wq_head;
+	assert(w != NULL);
+	mb->wq_head = w->next;
+	if (mb->wq_head == NULL)
+		mb->wq_tail = NULL;
+	write_apply(mb, w);
 	uint64_t last = mb->durable.len;
 	uint64_t last_term = last ? mb->durable.e[last - 1].term : 0;
 	sim_hash(s, 5, mb->id, last, last_term);
@@ -537,9 +545,18 @@ void sim_member_crash(struct sim *s, struct sim_member *mb)
 	mb->core = NULL;
 	s->crashes++;
 	mb->incarnation++;
-	while (mb->wq_head) {
+	/* Usually every write not yet reported is lost; sometimes the disk had
+	 * finished a prefix of them and the process died before it heard. */
+	size_t pending = 0, lucky = 0;
+	for (const struct sim_write *w = mb->wq_head; w != NULL; w = w->next)
+		pending++;
+	if (pending > 0 && s->phase == SIM_PHASE_FAULTS && sim_chance(s, 300000))
+		lucky = (size_t)sim_draw(s, pending + 1);
+	for (size_t i = 0; mb->wq_head; i++) {
 		struct sim_write *w = mb->wq_head;
 		mb->wq_head = w->next;
+		if (i < lucky)
+			write_apply(mb, w);
 		write_free(s, w);
 	}
 	mb->wq_tail = NULL;
@@ -548,9 +565,10 @@ void sim_member_crash(struct sim *s, struct sim_member *mb)
 	mb->role = CAIRN_RAFT_FOLLOWER;
 	sim_hash(s, 6, mb->id, mb->durable.len, mb->durable_hs.term);
 	SIM_TRACE(s, (int)mb->id - 1,
-		  "CRASH (durable log %llu, term %llu vote %llu; lost %llu entries)",
-		  (unsigned long long)mb->durable.len, (unsigned long long)mb->durable_hs.term,
-		  (unsigned long long)mb->durable_hs.vote,
+		  "CRASH (%zu of %zu pending writes reached the disk; durable log %llu, term "
+		  "%llu vote %llu; lost %llu entries)",
+		  lucky, pending, (unsigned long long)mb->durable.len,
+		  (unsigned long long)mb->durable_hs.term, (unsigned long long)mb->durable_hs.vote,
 		  (unsigned long long)(mb->log.len > mb->durable.len ? mb->log.len - mb->durable.len
 								     : 0));
 }
