@@ -59,7 +59,7 @@ static bool send_append(struct cairn_raft *r, struct raft_progress *pr, bool all
 	};
 	raft_send(r, &m);
 	raft_progress_sent(pr, prev + n, n);
-	pr->commit_sent = l->commit;
+	pr->commit_sent = l->commit < prev + n ? l->commit : prev + n;
 	return true;
 }
 
@@ -70,14 +70,40 @@ static void send_all(struct cairn_raft *r, struct raft_progress *pr)
 	}
 }
 
-/* Entries pr lacks, or else the commit index if pr has not been told it. */
+/* The commit index pr could learn from a heartbeat now. */
+static uint64_t commit_for(const struct cairn_raft *r, const struct raft_progress *pr)
+{
+	return pr->match < r->log.commit ? pr->match : r->log.commit;
+}
+
+/* A heartbeat tells a follower the commit index only as far as it is known
+ * to hold the log (§5.3: it must never commit past what matches), and the
+ * ReadIndex round in progress. Its answer needs no disk write on the
+ * follower, unlike an AppendEntries acknowledgement. */
+static void send_heartbeat(struct cairn_raft *r, struct raft_progress *pr)
+{
+	assert(pr->id != r->id);
+	struct cairn_raft_msg m = {
+		.type = CAIRN_RAFT_MSG_HEARTBEAT,
+		.to = pr->id,
+		.term = r->term,
+		.commit = commit_for(r, pr),
+		.read_seq = r->read_seq,
+	};
+	raft_send(r, &m);
+	pr->commit_sent = m.commit;
+}
+
+/* Entries pr lacks; else, if the commit index moved since pr was last told,
+ * a heartbeat carrying it (so followers apply without waiting for the
+ * heartbeat tick, and without a disk write for an empty AppendEntries). */
 static void send_updates(struct cairn_raft *r, struct raft_progress *pr)
 {
 	bool sent = false;
 	while (send_append(r, pr, false))
 		sent = true;
-	if (!sent && pr->commit_sent < r->log.commit)
-		send_append(r, pr, true);
+	if (!sent && commit_for(r, pr) > pr->commit_sent)
+		send_heartbeat(r, pr);
 }
 
 static void broadcast_append(struct cairn_raft *r)
@@ -89,19 +115,9 @@ static void broadcast_append(struct cairn_raft *r)
 
 static void broadcast_heartbeat(struct cairn_raft *r)
 {
-	for (size_t i = 0; i < r->n_members; i++) {
-		const struct raft_progress *pr = &r->prs[i];
-		if (pr->id == r->id)
-			continue;
-		struct cairn_raft_msg m = {
-			.type = CAIRN_RAFT_MSG_HEARTBEAT,
-			.to = pr->id,
-			.term = r->term,
-			.commit = pr->match < r->log.commit ? pr->match : r->log.commit,
-			.read_seq = r->read_seq,
-		};
-		raft_send(r, &m);
-	}
+	for (size_t i = 0; i < r->n_members; i++)
+		if (r->members[i] != r->id)
+			send_heartbeat(r, &r->prs[i]);
 }
 
 static void send_timeout_now(struct cairn_raft *r, uint64_t to)

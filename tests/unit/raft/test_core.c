@@ -353,3 +353,49 @@ Test(core, stale_append_is_answered_with_index_zero)
 	cr_assert_eq(reply->m.index, 0);
 	net_free(net);
 }
+
+Test(core, restored_log_may_start_after_a_prefix)
+{
+	struct cairn_raft *r = NULL;
+	struct cairn_raft_config cfg = config3(1);
+	struct cairn_raft_entry log[] = {{.term = 2, .index = 6}, {.term = 2, .index = 7}};
+	struct cairn_raft_restore rs = {.hard_state = {.term = 2, .commit = 6},
+					.log = log,
+					.n_log = 2,
+					.first_prev_index = 5,
+					.first_prev_term = 2,
+					.applied = 5};
+	cr_assert_eq(cairn_raft_create(&r, &cfg, &rs), 0);
+	struct cairn_raft_status st;
+	cairn_raft_status(r, &st);
+	cr_assert_eq(st.last_index, 7);
+	cr_assert_eq(st.commit, 6);
+	cr_assert_eq(st.applied, 5);
+	/* An APPEND reaching back before the prefix: the committed part is
+	 * skipped, the rest checked and appended. */
+	struct cairn_raft_entry ents[5];
+	for (int i = 0; i < 5; i++)
+		ents[i] = (struct cairn_raft_entry){.term = 2, .index = 4 + (uint64_t)i};
+	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND,
+				   .from = 2,
+				   .to = 1,
+				   .term = 2,
+				   .prev_index = 3,
+				   .prev_term = 2,
+				   .commit = 8,
+				   .entries = ents,
+				   .n_entries = 5};
+	cr_assert_eq(cairn_raft_step(r, &m), 0);
+	cairn_raft_status(r, &st);
+	cr_assert_eq(st.last_index, 8);
+	cr_assert_eq(st.commit, 8);
+	struct cairn_raft_ready rd;
+	cairn_raft_ready(r, &rd);
+	cr_assert_eq(rd.n_committed, 2, "6 and 7 are durable; 8 is not yet");
+	cr_assert_eq(rd.committed[0].index, 6);
+	cr_assert_eq(rd.n_entries, 1);
+	cr_assert_eq(rd.n_msgs_after_persist, 1);
+	cr_assert_eq(rd.msgs_after_persist[0].index, 8);
+	cairn_raft_advance(r, &rd);
+	cairn_raft_destroy(r);
+}
