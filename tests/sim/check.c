@@ -286,6 +286,9 @@ static void check_status_shape(struct sim *s, struct sim_member *mb,
 		sim_fail(s, "term monotonic", "m%llu term went from %llu to %llu (durable %llu)",
 			 id, (unsigned long long)mb->term, (unsigned long long)st->term,
 			 (unsigned long long)mb->durable_hs.term);
+	if (st->commit < mb->commit)
+		sim_fail(s, "core status", "m%llu commit went back from %llu to %llu", id,
+			 (unsigned long long)mb->commit, (unsigned long long)st->commit);
 	if (st->commit > mb->log.len)
 		sim_fail(s, "core status", "m%llu commit %llu beyond its last index %llu", id,
 			 (unsigned long long)st->commit, (unsigned long long)mb->log.len);
