@@ -131,6 +131,19 @@ static struct sim_event ev_pop(struct sim *s)
 void sim_schedule(struct sim *s, uint64_t at_ms, uint32_t kind, uint32_t member,
 		  struct sim_msg *msg)
 {
+	/* A cluster of five with every fault has a few thousand events
+	 * pending; far more means messages breed messages (a storm), which
+	 * would otherwise end only when memory does. */
+	uint64_t ents = msg != NULL ? msg->m.n_entries : 0;
+	if (s->heap_len >= SIM_EVENTS_PENDING_MAX ||
+	    s->ents_in_flight + ents > SIM_ENTRIES_IN_FLIGHT_MAX) {
+		sim_fail(s, "message storm", "%zu events and %llu entries in flight (%u members)",
+			 s->heap_len, (unsigned long long)s->ents_in_flight, s->n);
+		if (msg != NULL)
+			sim_msg_release(s, msg);
+		return;
+	}
+	s->ents_in_flight += ents;
 	struct sim_event ev = {.at_ms = at_ms, .kind = kind, .member = member, .msg = msg};
 	if (member < s->n)
 		ev.incarnation = s->m[member].incarnation;
@@ -146,6 +159,7 @@ static void profile(struct sim *s)
 	static const uint32_t client_choices[] = {5, 20, 60};
 	static const uint32_t read_choices[] = {20, 60, 200};
 	s->fault_end_ms = 4000 + sim_draw(s, 8000);
+	s->fault_mask = sim_fault_mask_draw(s);
 	sim_fault_network(s);
 	s->disk_delay_max_ms = SIM_PICK(s, disk_choices);
 	s->fault_gap_ms = SIM_PICK(s, gap_choices);
@@ -166,11 +180,11 @@ static void profile(struct sim *s)
 	SIM_TRACE(s, -1,
 		  "seed %llu: %u members, faults for %llu ms, disk <= %u ms, fault gap %u ms, "
 		  "client gap %u ms, read gap %u ms, pre-vote %d, check-quorum %d, "
-		  "flow %u entries/%u bytes/%u inflight",
+		  "flow %u entries/%u bytes/%u inflight, fault kinds 0x%03x",
 		  (unsigned long long)s->seed, s->n, (unsigned long long)s->fault_end_ms,
 		  s->disk_delay_max_ms, s->fault_gap_ms, s->client_gap_ms, s->read_gap_ms,
 		  s->pre_vote, s->check_quorum, s->max_entries_per_msg, s->max_bytes_per_msg,
-		  s->max_inflight_msgs);
+		  s->max_inflight_msgs, s->fault_mask);
 }
 
 /* Events for a paused member wait until it wakes up, in their order. */
@@ -199,6 +213,7 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 	case SIM_EV_DELIVER:
 		if (mb->core != NULL && deferred(s, ev))
 			return;
+		s->ents_in_flight -= ev->msg->m.n_entries;
 		if (mb->core == NULL || !s->link[ev->msg->m.from - 1][ev->member]) {
 			sim_msg_release(s, ev->msg);
 			return;

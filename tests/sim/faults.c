@@ -242,29 +242,84 @@ static void fault_disk_stall(struct sim *s)
 	SIM_TRACE(s, v, "DISK STALL until %llums", (unsigned long long)until);
 }
 
-void sim_fault(struct sim *s)
+/* The fault kinds, each with its weight out of 21. A seed runs with a
+ * random subset of them (swarm testing: a run without, say, crashes goes
+ * deeper into what partitions alone can do). */
+enum fault_kind {
+	FAULT_HEAL,
+	FAULT_PARTITION,
+	FAULT_ONE_WAY,
+	FAULT_CRASH,
+	FAULT_RESTART,
+	FAULT_PAUSE,
+	FAULT_NETWORK,
+	FAULT_TRANSFER,
+	FAULT_DISK_STALL,
+	FAULT_KINDS
+};
+
+static const uint8_t fault_weight[FAULT_KINDS] = {4, 5, 2, 3, 2, 1, 2, 1, 1};
+
+uint32_t sim_fault_mask_draw(struct sim *s)
+{
+	uint32_t mask = 1u << FAULT_HEAL | 1u << FAULT_RESTART;
+	for (uint32_t k = 0; k < FAULT_KINDS; k++)
+		if (sim_chance(s, 700000))
+			mask |= 1u << k;
+	if (s->inject == SIM_INJECT_DISK_LOSS)
+		mask |= 1u << FAULT_CRASH; /* the lying disk shows on restarts */
+	return mask;
+}
+
+static uint32_t fault_pick(struct sim *s)
 {
 	uint32_t roll = (uint32_t)sim_draw(s, 21);
-	if (roll < 4) {
+	for (uint32_t k = 0; k < FAULT_KINDS; k++) {
+		if (roll < fault_weight[k])
+			return k;
+		roll -= fault_weight[k];
+	}
+	assert(false);
+	return FAULT_HEAL;
+}
+
+void sim_fault(struct sim *s)
+{
+	uint32_t kind = fault_pick(s);
+	if (!(s->fault_mask & 1u << kind))
+		kind = FAULT_KINDS; /* not in this seed's swarm */
+	switch (kind) {
+	case FAULT_HEAL:
 		sim_links_all(s, true);
 		SIM_TRACE(s, -1, "network healed");
 		sim_hash(s, 15, 0, 0, 0);
-	} else if (roll < 9) {
+		break;
+	case FAULT_PARTITION:
 		fault_partition(s, (uint32_t)sim_draw(s, 3));
-	} else if (roll < 11) {
+		break;
+	case FAULT_ONE_WAY:
 		fault_one_way(s);
-	} else if (roll < 14) {
+		break;
+	case FAULT_CRASH:
 		fault_crash(s);
-	} else if (roll < 16) {
+		break;
+	case FAULT_RESTART:
 		fault_restart(s);
-	} else if (roll < 17) {
+		break;
+	case FAULT_PAUSE:
 		fault_pause(s);
-	} else if (roll < 19) {
+		break;
+	case FAULT_NETWORK:
 		sim_fault_network(s);
-	} else if (roll < 20) {
+		break;
+	case FAULT_TRANSFER:
 		fault_transfer(s);
-	} else {
+		break;
+	case FAULT_DISK_STALL:
 		fault_disk_stall(s);
+		break;
+	default:
+		break;
 	}
 	sim_schedule(s, s->now_ms + 1 + sim_draw(s, 2 * s->fault_gap_ms), SIM_EV_FAULT, UINT32_MAX,
 		     NULL);

@@ -36,6 +36,10 @@
 #define SIM_CATCH_UP_MS_MAX 120000u
 /* A Ready loop that never settles is a core bug, not a long computation. */
 #define SIM_READY_ROUNDS_MAX 10000u
+/* More events pending, or more entries in flight, than this is a message
+ * storm, reported as such (and memory stays bounded). */
+#define SIM_EVENTS_PENDING_MAX 100000u
+#define SIM_ENTRIES_IN_FLIGHT_MAX 2000000u
 /* Payload bytes are carved from chunks of this size. */
 #define SIM_CHUNK_BYTES 65536u
 
@@ -179,6 +183,7 @@ struct sim {
 	size_t heap_len, heap_cap;
 	struct sim_msg *msg_free;
 	struct sim_write *write_free;
+	uint64_t ents_in_flight; /* entries in messages the network holds */
 
 	struct sim_member m[SIM_MEMBERS_MAX];
 	uint64_t ids[SIM_MEMBERS_MAX];
@@ -186,6 +191,7 @@ struct sim {
 
 	/* Per-run fault profile. */
 	uint64_t fault_end_ms;
+	uint32_t fault_mask; /* the fault kinds this seed uses */
 	uint32_t drop_ppm, dup_ppm, long_delay_ppm, long_delay_max_ms;
 	uint32_t delay_max_ms, disk_delay_max_ms;
 	uint32_t fault_gap_ms, client_gap_ms, read_gap_ms;
@@ -312,6 +318,8 @@ int sim_leader_now(const struct sim *s);
 void sim_client_propose(struct sim *s);
 void sim_client_read(struct sim *s);
 void sim_fault(struct sim *s);
+/* A random subset of the fault kinds for one seed (bits of faults.c's enum). */
+uint32_t sim_fault_mask_draw(struct sim *s);
 void sim_links_all(struct sim *s, bool up);
 /* Draws new loss, duplication and delay rates. */
 void sim_fault_network(struct sim *s);
