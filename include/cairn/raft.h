@@ -116,6 +116,10 @@ struct cairn_raft_msg {
 	/* PREVOTE, VOTE: the candidate's last log position. */
 	uint64_t last_log_index;
 	uint64_t last_log_term;
+	/* VOTE: the campaign was started by TIMEOUT_NOW (a leadership
+	 * transfer, thesis §3.10), so voters grant it even while they hear
+	 * from a leader under check-quorum. */
+	bool transfer;
 
 	/* *_REPLY: false = granted / success, true = rejected. */
 	bool reject;

@@ -1,0 +1,211 @@
+/* The log store and the hard state: append, truncate, drop, read, load,
+ * reopen, and the checks that refuse a batch that does not fit. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cairn/errors.h"
+#include "helpers.h"
+#include "storage/storage.h"
+
+static void setup(void)
+{
+	tmpdir_make();
+}
+
+static void teardown(void)
+{
+	tmpdir_remove();
+}
+
+TestSuite(log, .init = setup, .fini = teardown, .timeout = 30);
+
+static void expect_bounds(struct cairn_storage *s, uint64_t first, uint64_t last,
+			  uint64_t last_term)
+{
+	struct cairn_storage_bounds b;
+	cr_assert_eq(cairn_storage_bounds(s, &b), 0);
+	cr_assert_eq(b.first_index, first, "first %llu", (unsigned long long)b.first_index);
+	cr_assert_eq(b.last_index, last, "last %llu", (unsigned long long)b.last_index);
+	cr_assert_eq(b.last_term, last_term, "last term %llu", (unsigned long long)b.last_term);
+}
+
+static void expect_entry(struct cairn_storage *s, uint64_t index, uint64_t term)
+{
+	struct cairn_storage_entries e = {0};
+	cr_assert_eq(cairn_storage_read(s, index, index, &e), 0);
+	cr_assert_eq(e.n, 1);
+	char want[48];
+	int n = snprintf(want, sizeof(want), "e%llut%llu", (unsigned long long)index,
+			 (unsigned long long)term);
+	cr_assert_eq(e.entries[0].index, index);
+	cr_assert_eq(e.entries[0].term, term);
+	cr_assert_eq(e.entries[0].len, (uint32_t)n);
+	cr_assert_eq(memcmp(e.entries[0].data, want, (size_t)n), 0);
+	cairn_storage_entries_free(&e);
+}
+
+Test(log, new_store_is_empty)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	expect_bounds(s, 1, 0, 0);
+	struct cairn_raft_hard_state hs;
+	cr_assert_eq(cairn_storage_hard_state(s, &hs), 0);
+	cr_assert_eq(hs.term, 0);
+	cr_assert_eq(hs.vote, 0);
+	uint64_t applied = 99;
+	cr_assert_eq(cairn_storage_applied(s, &applied), 0);
+	cr_assert_eq(applied, 0);
+	cairn_storage_close(s);
+}
+
+Test(log, append_then_read_back)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 10, 1), 10, NULL), 0);
+	expect_bounds(s, 1, 10, 1);
+	struct cairn_storage_entries e = {0};
+	cr_assert_eq(cairn_storage_read(s, 3, 7, &e), 0);
+	cr_assert_eq(e.n, 5);
+	for (size_t i = 0; i < e.n; i++)
+		cr_assert_eq(e.entries[i].index, 3 + i);
+	cairn_storage_entries_free(&e);
+	expect_entry(s, 10, 1);
+	cr_assert_eq(cairn_storage_read(s, 5, 11, &e), CAIRN_ENOTFOUND);
+	cairn_storage_close(s);
+}
+
+Test(log, noop_entry_without_payload_round_trips)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	struct cairn_raft_entry noop = {.term = 2, .index = 1, .type = CAIRN_RAFT_ENTRY_NOOP};
+	cr_assert_eq(cairn_storage_append(s, &noop, 1, NULL), 0);
+	struct cairn_storage_entries e = {0};
+	cr_assert_eq(cairn_storage_read(s, 1, 1, &e), 0);
+	cr_assert_eq(e.entries[0].type, CAIRN_RAFT_ENTRY_NOOP);
+	cr_assert_eq(e.entries[0].len, 0);
+	cr_assert_null(e.entries[0].data);
+	cairn_storage_entries_free(&e);
+	cairn_storage_close(s);
+}
+
+Test(log, overlapping_batch_replaces_suffix_across_batch_boundaries)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 5, 1), 5, NULL), 0);
+	cr_assert_eq(cairn_storage_append(s, make_entries(6, 10, 1), 5, NULL), 0);
+	cr_assert_eq(cairn_storage_append(s, make_entries(11, 12, 2), 2, NULL), 0);
+	/* A new leader's batch starting inside the first batch. */
+	cr_assert_eq(cairn_storage_append(s, make_entries(4, 6, 3), 3, NULL), 0);
+	expect_bounds(s, 1, 6, 3);
+	expect_entry(s, 3, 1);
+	expect_entry(s, 4, 3);
+	expect_entry(s, 6, 3);
+	struct cairn_storage_entries e = {0};
+	cr_assert_eq(cairn_storage_read(s, 7, 7, &e), CAIRN_ENOTFOUND);
+	cairn_storage_close(s);
+}
+
+Test(log, batch_leaving_a_gap_is_refused)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 3, 1), 3, NULL), 0);
+	cr_assert_eq(cairn_storage_append(s, make_entries(5, 6, 1), 2, NULL), CAIRN_EINVAL);
+	expect_bounds(s, 1, 3, 1);
+	cairn_storage_close(s);
+}
+
+Test(log, batch_with_lower_term_than_its_predecessor_is_refused)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 3, 4), 3, NULL), 0);
+	cr_assert_eq(cairn_storage_append(s, make_entries(4, 4, 3), 1, NULL), CAIRN_EINVAL);
+	struct cairn_raft_entry bad[2];
+	memcpy(bad, make_entries(4, 5, 4), sizeof(bad));
+	bad[1].index = 7;
+	cr_assert_eq(cairn_storage_append(s, bad, 2, NULL), CAIRN_EINVAL, "not consecutive");
+	expect_bounds(s, 1, 3, 4);
+	cairn_storage_close(s);
+}
+
+Test(log, hard_state_is_stored_with_the_batch)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	struct cairn_raft_hard_state hs = {.term = 3, .vote = 2, .commit = 1};
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 2, 3), 2, &hs), 0);
+	struct cairn_raft_hard_state got;
+	cr_assert_eq(cairn_storage_hard_state(s, &got), 0);
+	cr_assert_eq(got.term, 3);
+	cr_assert_eq(got.vote, 2);
+	cr_assert_eq(got.commit, 1);
+	struct cairn_raft_hard_state hs2 = {.term = 4, .vote = 0, .commit = 2};
+	cr_assert_eq(cairn_storage_set_hard_state(s, &hs2), 0);
+	cr_assert_eq(cairn_storage_hard_state(s, &got), 0);
+	cr_assert_eq(got.term, 4);
+	cr_assert_eq(got.vote, 0);
+	cairn_storage_close(s);
+}
+
+Test(log, refused_batch_does_not_store_its_hard_state)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	struct cairn_raft_hard_state hs = {.term = 9, .vote = 1, .commit = 0};
+	cr_assert_eq(cairn_storage_append(s, make_entries(2, 2, 9), 1, &hs), CAIRN_EINVAL);
+	struct cairn_raft_hard_state got;
+	cr_assert_eq(cairn_storage_hard_state(s, &got), 0);
+	cr_assert_eq(got.term, 0, "one transaction: all or nothing");
+	cairn_storage_close(s);
+}
+
+Test(log, truncate_suffix_deletes_from_index)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 8, 1), 8, NULL), 0);
+	cr_assert_eq(cairn_storage_truncate_suffix(s, 20), 0, "beyond the end: nothing");
+	expect_bounds(s, 1, 8, 1);
+	cr_assert_eq(cairn_storage_truncate_suffix(s, 5), 0);
+	expect_bounds(s, 1, 4, 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(5, 5, 2), 1, NULL), 0);
+	expect_entry(s, 5, 2);
+	cairn_storage_close(s);
+}
+
+Test(log, drop_prefix_keeps_the_position_before_the_first_entry)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 4, 1), 4, NULL), 0);
+	cr_assert_eq(cairn_storage_append(s, make_entries(5, 8, 2), 4, NULL), 0);
+	cr_assert_eq(cairn_storage_drop_prefix(s, 5), CAIRN_EINVAL, "not applied yet");
+	cairn_storage_close(s);
+}
+
+Test(log, load_returns_everything_for_restore)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	struct cairn_raft_hard_state hs = {.term = 2, .vote = 1, .commit = 5};
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 3, 1), 3, NULL), 0);
+	cr_assert_eq(cairn_storage_append(s, make_entries(4, 6, 2), 3, &hs), 0);
+	cairn_storage_close(s);
+
+	s = open_store(tmpdir_path(), 1);
+	struct cairn_raft_restore rs;
+	struct cairn_storage_entries log = {0};
+	cr_assert_eq(cairn_storage_load(s, &rs, &log), 0);
+	cr_assert_eq(rs.hard_state.term, 2);
+	cr_assert_eq(rs.hard_state.vote, 1);
+	cr_assert_eq(rs.hard_state.commit, 5);
+	cr_assert_eq(rs.n_log, 6);
+	cr_assert_eq(rs.first_prev_index, 0);
+	cr_assert_eq(rs.first_prev_term, 0);
+	cr_assert_eq(rs.applied, 0);
+	for (size_t i = 0; i < rs.n_log; i++) {
+		cr_assert_eq(rs.log[i].index, i + 1);
+		cr_assert_eq(rs.log[i].term, i < 3 ? 1u : 2u);
+		char want[48];
+		int n = snprintf(want, sizeof(want), "e%zut%u", i + 1, i < 3 ? 1u : 2u);
+		cr_assert_eq(rs.log[i].len, (uint32_t)n);
+		cr_assert_eq(memcmp(rs.log[i].data, want, (size_t)n), 0);
+	}
+	cairn_storage_entries_free(&log);
+	cairn_storage_close(s);
+}
