@@ -307,6 +307,8 @@ static int apply_cmd(const struct cairn_kv *kv, MDB_txn *txn, const struct cairn
 		return 0;
 	}
 	uint64_t old_index = found ? s.last_index : 0;
+	if (found && s.last_index >= index)
+		return CAIRN_ECORRUPT; /* sessions only move forward */
 	if (found && cmd->seq == s.seq) {
 		r->status = s.status;
 		r->duplicate = true;
@@ -327,6 +329,7 @@ static int apply_cmd(const struct cairn_kv *kv, MDB_txn *txn, const struct cairn
 static int apply_entry(const struct cairn_kv *kv, MDB_txn *txn, const struct cairn_storage_dbs *dbs,
 		       const struct cairn_raft_entry *e, struct cairn_kv_result *r)
 {
+	assert(e->index > 0);
 	memset(r, 0, sizeof(*r));
 	r->index = e->index;
 	r->status = CAIRN_KV_OK;
@@ -353,6 +356,7 @@ struct apply_args {
 static int apply_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
 {
 	struct apply_args *a = arg;
+	assert(a->n > 0);
 	uint64_t applied = 0;
 	int rc = cairn_storage_meta_get_u64(txn, dbs, CAIRN_META_APPLIED, &applied);
 	if (rc != 0)

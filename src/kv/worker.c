@@ -3,8 +3,10 @@
  *
  * A job is one allocation: the job header, its copied entries, room for the
  * per-entry results (apply) and the copied payloads. The owner thread pushes
- * jobs on the todo list; the worker pops one at a time, runs it without
- * holding the lock, and pushes it, now a completion, on the done list; the
+ * jobs on the todo list; the worker pops the next job (with the append jobs
+ * queued right behind an append job: group commit, one transaction and one
+ * fsync for several Readys), runs it without holding the lock, and pushes
+ * it, now a completion, on the done list; the
  * owner takes the whole done list at once in drain. notify_cb runs only when
  * the done list goes from empty to non-empty: whoever drains takes
  * everything, so the next completion after a drain always notifies again.
@@ -26,6 +28,11 @@
 
 /* More entries than this in one job is a caller bug, refused. */
 #define JOB_ENTRIES_MAX (1u << 20)
+/* Group commit across append jobs: at most this many jobs, and (after the
+ * first) payload bytes, per transaction, keeping it well inside LMDB's
+ * dirty-page limit. */
+#define MERGE_JOBS_MAX 64u
+#define MERGE_BYTES_MAX (64u * 1024u * 1024u)
 
 struct job {
 	struct job *next;
@@ -33,6 +40,7 @@ struct job {
 	void *data;
 	struct cairn_raft_entry *entries; /* n copies, payloads in this block */
 	size_t n;
+	size_t payload_bytes;
 	bool has_hs;
 	struct cairn_raft_hard_state hs;
 	struct cairn_kv_result *results; /* apply: n slots in this block */
@@ -66,68 +74,120 @@ struct cairn_kv_worker {
 	int sticky_err;
 };
 
-static void run_append(struct cairn_kv_worker *w, struct job *j)
+static void note_failure(struct cairn_kv_worker *w, const struct job *j)
 {
-	j->err = cairn_storage_append(w->storage, j->entries, j->n, j->has_hs ? &j->hs : NULL);
-	if (j->err != 0)
+	if (j->err == 0 || w->sticky_err != 0)
 		return;
-	if (j->n > 0) {
-		j->last_index = j->entries[j->n - 1].index;
-		j->last_term = j->entries[j->n - 1].term;
-		return;
-	}
-	struct cairn_storage_bounds b;
-	j->err = cairn_storage_bounds(w->storage, &b);
-	j->last_index = b.last_index;
-	j->last_term = b.last_term;
+	w->sticky_err = j->err;
+	CAIRN_ERROR("storage thread: %s job failed (%s); failing every later job",
+		    j->kind == CAIRN_KV_JOB_APPEND ? "append" : "apply", cairn_strerror(j->err));
 }
 
-static void run_job(struct cairn_kv_worker *w, struct job *j)
+/* Append jobs[0..n) in one transaction; all or nothing. */
+static int append_group(struct cairn_kv_worker *w, struct job **jobs, size_t n)
+{
+	struct cairn_storage_append_batch b[MERGE_JOBS_MAX];
+	assert(n >= 1 && n <= MERGE_JOBS_MAX);
+	for (size_t i = 0; i < n; i++)
+		b[i] = (struct cairn_storage_append_batch){
+			.entries = jobs[i]->entries,
+			.n = jobs[i]->n,
+			.hs = jobs[i]->has_hs ? &jobs[i]->hs : NULL,
+		};
+	int rv = cairn_storage_append_batches(w->storage, b, n);
+	for (size_t i = 0; i < n; i++) {
+		jobs[i]->err = rv;
+		jobs[i]->last_index = rv == 0 ? b[i].last_index : 0;
+		jobs[i]->last_term = rv == 0 ? b[i].last_term : 0;
+	}
+	return rv;
+}
+
+/* Append jobs that queued up behind the last sync share one transaction
+ * and one fsync. If the group is refused while the disk is fine (a bad
+ * batch), the jobs run one by one so that those before the bad one still
+ * succeed, exactly as without grouping. */
+static void run_appends(struct cairn_kv_worker *w, struct job **jobs, size_t n)
 {
 	if (w->sticky_err != 0) {
-		j->err = w->sticky_err;
+		for (size_t i = 0; i < n; i++)
+			jobs[i]->err = w->sticky_err;
 		return;
 	}
-	if (j->kind == CAIRN_KV_JOB_APPEND) {
-		run_append(w, j);
-	} else {
-		assert(j->kind == CAIRN_KV_JOB_APPLY);
-		j->err = cairn_kv_apply(w->kv, j->entries, j->n, j->results);
-		j->applied = cairn_kv_applied(w->kv);
+	int rv = append_group(w, jobs, n); /* sets every job's outcome */
+	if (rv == 0)
+		return;
+	if (n == 1 || cairn_storage_failed(w->storage) != 0) {
+		note_failure(w, jobs[0]);
+		return;
 	}
-	if (j->err != 0) {
-		w->sticky_err = j->err;
-		CAIRN_ERROR("storage thread: %s job failed (%s); failing every later job",
-			    j->kind == CAIRN_KV_JOB_APPEND ? "append" : "apply",
-			    cairn_strerror(j->err));
+	for (size_t i = 0; i < n; i++) {
+		if (w->sticky_err != 0) {
+			jobs[i]->err = w->sticky_err;
+			continue;
+		}
+		append_group(w, &jobs[i], 1);
+		note_failure(w, jobs[i]);
 	}
+}
+
+static void run_apply(struct cairn_kv_worker *w, struct job *j)
+{
+	assert(j->kind == CAIRN_KV_JOB_APPLY);
+	j->err = w->sticky_err != 0 ? w->sticky_err
+				    : cairn_kv_apply(w->kv, j->entries, j->n, j->results);
+	j->applied = cairn_kv_applied(w->kv);
+	note_failure(w, j);
+}
+
+/* Take the next job, and the append jobs right behind an append job (up
+ * to the group limits), off todo. Called with mu held. */
+static size_t take_jobs(struct cairn_kv_worker *w, struct job **jobs)
+{
+	size_t n = 0, bytes = 0;
+	while (w->todo_head != NULL && n < MERGE_JOBS_MAX) {
+		struct job *j = w->todo_head;
+		if (n > 0 &&
+		    (j->kind != CAIRN_KV_JOB_APPEND || jobs[0]->kind != CAIRN_KV_JOB_APPEND ||
+		     bytes + j->payload_bytes > MERGE_BYTES_MAX))
+			break;
+		w->todo_head = j->next;
+		if (w->todo_head == NULL)
+			w->todo_tail = NULL;
+		j->next = NULL;
+		bytes += j->payload_bytes;
+		jobs[n++] = j;
+	}
+	return n;
 }
 
 static void *worker_main(void *arg)
 {
 	struct cairn_kv_worker *w = arg;
+	struct job *jobs[MERGE_JOBS_MAX];
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (w->todo_head == NULL && !w->stopping)
 			pthread_cond_wait(&w->cv, &w->mu);
-		struct job *j = w->todo_head;
-		if (j == NULL)
+		size_t n = take_jobs(w, jobs);
+		if (n == 0)
 			break; /* stopping, and everything queued is done */
-		w->todo_head = j->next;
-		if (w->todo_head == NULL)
-			w->todo_tail = NULL;
 		pthread_mutex_unlock(&w->mu);
 
-		j->next = NULL;
-		run_job(w, j);
+		if (jobs[0]->kind == CAIRN_KV_JOB_APPEND)
+			run_appends(w, jobs, n);
+		else
+			run_apply(w, jobs[0]);
 
 		pthread_mutex_lock(&w->mu);
 		bool was_empty = w->done_head == NULL;
-		if (was_empty)
-			w->done_head = j;
-		else
-			w->done_tail->next = j;
-		w->done_tail = j;
+		for (size_t i = 0; i < n; i++) {
+			if (w->done_head == NULL)
+				w->done_head = jobs[i];
+			else
+				w->done_tail->next = jobs[i];
+			w->done_tail = jobs[i];
+		}
 		if (was_empty && w->notify_cb != NULL) {
 			pthread_mutex_unlock(&w->mu);
 			w->notify_cb(w->notify_arg);
@@ -186,6 +246,7 @@ static struct job *job_new(uint8_t kind, const struct cairn_raft_entry *entries,
 	memset(j, 0, sizeof(*j));
 	j->kind = kind;
 	j->n = n;
+	j->payload_bytes = payload_bytes;
 	j->entries = (struct cairn_raft_entry *)(j + 1);
 	j->results = results_bytes > 0 ? (struct cairn_kv_result *)(j->entries + n) : NULL;
 	uint8_t *p = (uint8_t *)(j->entries + n) + results_bytes;
@@ -223,6 +284,7 @@ static int submit(struct cairn_kv_worker *w, uint8_t kind, const struct cairn_ra
 		j->hs = *hs;
 	}
 	w->in_flight++;
+	assert(w->in_flight <= w->jobs_max);
 	pthread_mutex_lock(&w->mu);
 	if (w->todo_tail == NULL)
 		w->todo_head = j;

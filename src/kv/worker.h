@@ -5,7 +5,10 @@
  * One pthread consumes a bounded FIFO of jobs and runs them strictly in
  * order: append (entries + hard state of one Ready: one transaction, one
  * fsync) and apply (a batch of committed entries to the key-value state
- * machine: one transaction, one fsync). Each finished job becomes a
+ * machine: one transaction, one fsync). Append jobs that queued up while a
+ * sync ran are committed together (group commit: one transaction and one
+ * fsync for all of them, at most 64 jobs); each still gets its own
+ * completion, and a bad job in a group fails alone (with those after it). Each finished job becomes a
  * completion on a done list and the caller's notify_cb is called from the
  * worker thread (in cairnd it calls uv_async_send; it must be thread-safe
  * and must not call back into the worker). The caller then drains
@@ -76,8 +79,9 @@ int cairn_kv_worker_start(struct cairn_kv_worker **out, struct cairn_storage *s,
 			  struct cairn_kv *kv, const struct cairn_kv_worker_options *opt);
 
 /* Queue an append of entries[0..n) (copied) and *hs (copied; NULL: none).
- * 0, CAIRN_EFULL, CAIRN_ENOMEM, CAIRN_ESTOPPED after stop. On error no
- * completion will come. */
+ * 0, CAIRN_EFULL (jobs_max jobs not yet drained), CAIRN_ENOMEM,
+ * CAIRN_ETOOBIG (an entry over CAIRN_ENTRY_BYTES_MAX), CAIRN_EINVAL,
+ * CAIRN_ESTOPPED after stop. On error no completion will come. */
 int cairn_kv_worker_append(struct cairn_kv_worker *w, const struct cairn_raft_entry *entries,
 			   size_t n, const struct cairn_raft_hard_state *hs, void *data);
 

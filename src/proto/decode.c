@@ -12,6 +12,7 @@
  * five-byte frame can make gigabytes.
  */
 #include "proto/proto.h"
+#include "proto/shape.h"
 
 #include <assert.h>
 #include <string.h>
@@ -132,8 +133,10 @@ static int rd_array(struct rd *r, uint32_t *n)
 	if (m != 0xdc && m != 0xdd)
 		return fail(r, "expected an array");
 	rv = take_be(r, m == 0xdc ? 2 : 4, &v);
+	if (rv != 0)
+		return rv;
 	*n = (uint32_t)v;
-	return rv;
+	return 0;
 }
 
 /* A byte string of the given family (bin or str) of min..max bytes. */
@@ -209,14 +212,6 @@ static int rd_finish(struct rd *r)
 }
 
 /* ---- Peer frames -------------------------------------------------------- */
-
-static const uint8_t raft_elems[CAIRN_RAFT_MSG_TYPE_MAX + 1] = {
-	[CAIRN_RAFT_MSG_PREVOTE] = 6,     [CAIRN_RAFT_MSG_PREVOTE_REPLY] = 5,
-	[CAIRN_RAFT_MSG_VOTE] = 6,        [CAIRN_RAFT_MSG_VOTE_REPLY] = 5,
-	[CAIRN_RAFT_MSG_APPEND] = 8,      [CAIRN_RAFT_MSG_APPEND_REPLY] = 8,
-	[CAIRN_RAFT_MSG_HEARTBEAT] = 6,   [CAIRN_RAFT_MSG_HEARTBEAT_REPLY] = 6,
-	[CAIRN_RAFT_MSG_TIMEOUT_NOW] = 4,
-};
 
 static int rd_entry(struct rd *r, const struct cairn_raft_msg *m, uint64_t prev_term,
 		    struct cairn_raft_entry *en)
@@ -343,7 +338,7 @@ int cairn_proto_decode_peer(const uint8_t *frame, size_t len, struct cairn_proto
 	} else if (type >= CAIRN_RAFT_MSG_TYPE_MIN && type <= CAIRN_RAFT_MSG_TYPE_MAX) {
 		struct cairn_raft_msg *m = &out->msg;
 		m->type = (uint8_t)type;
-		if (n != raft_elems[type])
+		if (n != cairn_proto__raft_elems[type])
 			rv = fail(&r, "wrong element count");
 		if (rv == 0)
 			rv = rd_node_id(&r, &m->from);
@@ -390,8 +385,6 @@ static int rd_request_fields(struct rd *r, struct cairn_proto_request *q)
 
 int cairn_proto_decode_request(const uint8_t *frame, size_t len, struct cairn_proto_request *out)
 {
-	/* Elements per type, GET .. STATUS, type included. */
-	static const uint8_t elems[] = {3, 6, 5, 7, 2};
 	struct rd r;
 	uint32_t n;
 	uint64_t type;
@@ -407,7 +400,7 @@ int cairn_proto_decode_request(const uint8_t *frame, size_t len, struct cairn_pr
 		goto out;
 	out->type = (uint8_t)type;
 	out->id_known = true;
-	if (n != elems[type - CAIRN_PROTO_GET])
+	if (n != cairn_proto__request_elems[type - CAIRN_PROTO_GET])
 		rv = fail(&r, "wrong element count");
 	if (rv == 0 && type != CAIRN_PROTO_STATUS)
 		rv = rd_request_fields(&r, out);

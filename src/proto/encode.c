@@ -9,6 +9,7 @@
  * buffer is cut back to where the frame began.
  */
 #include "proto/proto.h"
+#include "proto/shape.h"
 
 #include <assert.h>
 #include <msgpack.h>
@@ -132,15 +133,6 @@ static bool entries_ok(const struct cairn_raft_msg *m)
 	return true;
 }
 
-/* Elements of each Raft message type's array, type included. */
-static const uint8_t raft_elems[CAIRN_RAFT_MSG_TYPE_MAX + 1] = {
-	[CAIRN_RAFT_MSG_PREVOTE] = 6,     [CAIRN_RAFT_MSG_PREVOTE_REPLY] = 5,
-	[CAIRN_RAFT_MSG_VOTE] = 6,        [CAIRN_RAFT_MSG_VOTE_REPLY] = 5,
-	[CAIRN_RAFT_MSG_APPEND] = 8,      [CAIRN_RAFT_MSG_APPEND_REPLY] = 8,
-	[CAIRN_RAFT_MSG_HEARTBEAT] = 6,   [CAIRN_RAFT_MSG_HEARTBEAT_REPLY] = 6,
-	[CAIRN_RAFT_MSG_TIMEOUT_NOW] = 4,
-};
-
 static void enc_raft_fields(struct enc *e, const struct cairn_raft_msg *m)
 {
 	switch (m->type) {
@@ -195,7 +187,7 @@ int cairn_proto_encode_raft(struct cairn_buf *b, const struct cairn_raft_msg *m)
 	if (m->type == CAIRN_RAFT_MSG_APPEND && !entries_ok(m))
 		return CAIRN_EINVAL;
 	struct enc e;
-	enc_begin(&e, b, raft_elems[m->type], m->type);
+	enc_begin(&e, b, cairn_proto__raft_elems[m->type], m->type);
 	enc_u64(&e, m->from);
 	enc_u64(&e, m->to);
 	enc_u64(&e, m->term);
@@ -226,11 +218,10 @@ static bool request_ok(const struct cairn_proto_request *q)
 
 int cairn_proto_encode_request(struct cairn_buf *b, const struct cairn_proto_request *q)
 {
-	static const uint8_t elems[] = {2 + 1, 5 + 1, 4 + 1, 6 + 1, 1 + 1};
 	if (!request_ok(q))
 		return CAIRN_EINVAL;
 	struct enc e;
-	enc_begin(&e, b, elems[q->type - CAIRN_PROTO_GET], q->type);
+	enc_begin(&e, b, cairn_proto__request_elems[q->type - CAIRN_PROTO_GET], q->type);
 	enc_u64(&e, q->id);
 	if (q->type == CAIRN_PROTO_STATUS)
 		return enc_end(&e);

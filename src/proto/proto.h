@@ -67,6 +67,16 @@
  * fields (keys, values, entry payloads) point into the frame: they are valid
  * while the frame buffer lives and is unchanged.
  *
+ * Use, on a client:
+ *   struct cairn_proto_request q = {.type = CAIRN_PROTO_PUT, .id = 7,
+ *           .client_id = me, .seq = 42, .key = {k, klen}, .value = {v, vlen}};
+ *   cairn_proto_encode_request(&out, &q);      then write out.data[0..out.len)
+ *   on each frame from net:  cairn_proto_decode_reply(frame, len, &rep)
+ * and on a member: cairn_proto_decode_request() per client frame,
+ * cairn_proto_reply_init() + cairn_proto_encode_reply() to answer;
+ * cairn_proto_encode_hello() / cairn_proto_encode_raft() to peers and
+ * cairn_proto_decode_peer() for what they send.
+ *
  * Encoders append one frame to b (growing it within b->cap_max; reusing a
  * buffer means no allocation per message in steady state). On any error
  * b->len is restored, so a failed encode leaves nothing behind. Encoding a
@@ -116,13 +126,23 @@ enum cairn_proto_type {
 
 /* Result codes of a REPLY. */
 enum cairn_proto_code {
-	CAIRN_PROTO_OK = 0,           /* done; a GET carries the value */
-	CAIRN_PROTO_NOT_FOUND = 1,    /* GET or CAS: no such key */
-	CAIRN_PROTO_CAS_MISMATCH = 2, /* CAS: current value differs; nothing changed */
-	CAIRN_PROTO_NOT_LEADER = 3,   /* ask the leader (hint attached when known) */
-	CAIRN_PROTO_UNAVAILABLE = 4,  /* certainly not applied (no quorum, stopping) */
-	CAIRN_PROTO_BUSY = 5,         /* overloaded: certainly not applied, retry later */
-	CAIRN_PROTO_BAD_REQUEST = 6,  /* well-formed but refused; never applied */
+	/* Done. A GET that found its key carries the value (has_value). */
+	CAIRN_PROTO_OK = 0,
+	/* GET or CAS: no such key; nothing changed. */
+	CAIRN_PROTO_NOT_FOUND = 1,
+	/* CAS: the current value differs from expected; nothing changed. */
+	CAIRN_PROTO_CAS_MISMATCH = 2,
+	/* This member does not lead (leader hint attached when known). A
+	 * write it had already proposed may still take effect: retry it at
+	 * the leader with the same client_id and seq, which makes the retry
+	 * safe (it returns the first result instead of applying twice). */
+	CAIRN_PROTO_NOT_LEADER = 3,
+	/* Certainly not applied: no quorum, shutting down, ... */
+	CAIRN_PROTO_UNAVAILABLE = 4,
+	/* Overloaded (a queue is full): certainly not applied; retry later. */
+	CAIRN_PROTO_BUSY = 5,
+	/* Well-formed but refused; never applied. Not retried. */
+	CAIRN_PROTO_BAD_REQUEST = 6,
 };
 #define CAIRN_PROTO_CODE_MAX CAIRN_PROTO_BAD_REQUEST
 

@@ -16,6 +16,7 @@ struct cairn_storage {
 	MDB_env *env;
 	struct cairn_storage_dbs dbs; /* valid once open returned */
 	char *dir;
+	int dir_fd; /* holds the exclusive flock on dir; -1 before */
 	uint64_t cluster_id;
 	uint64_t member_id;
 	bool fresh; /* during open: the dir is to be stamped */

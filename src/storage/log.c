@@ -143,6 +143,7 @@ static int term_at(MDB_txn *txn, const struct cairn_storage_dbs *dbs, const stru
 /* Delete entries with index >= from. */
 static int delete_from(MDB_txn *txn, MDB_dbi dbi, uint64_t from)
 {
+	assert(from > 0); /* index 0 is never an entry */
 	MDB_cursor *c;
 	int rc = mdb_cursor_open(txn, dbi, &c);
 	if (rc != 0)
@@ -195,18 +196,14 @@ static int get_hard_state(MDB_txn *txn, const struct cairn_storage_dbs *dbs,
 	return 0;
 }
 
-struct append_args {
-	const struct cairn_raft_entry *entries;
-	size_t n;
-	const struct cairn_raft_hard_state *hs;
-};
-
 /* The batch may go where it says: consecutive, no gap, terms not going
  * down, no applied entry replaced. */
 static int check_batch(MDB_txn *txn, const struct cairn_storage_dbs *dbs, const struct extent *x,
-		       const struct append_args *a)
+		       const struct cairn_storage_append_batch *a)
 {
 	const struct cairn_raft_entry *e = a->entries;
+	assert(a->n > 0);
+	assert(x->last_index >= x->prev_index);
 	for (size_t i = 0; i < a->n; i++) {
 		if (e[i].len > CAIRN_ENTRY_BYTES_MAX)
 			return CAIRN_ETOOBIG;
@@ -245,32 +242,59 @@ static int put_entry(MDB_txn *txn, MDB_dbi dbi, const struct cairn_raft_entry *e
 	return 0;
 }
 
+/* One batch inside the shared transaction; records where the log ends. */
+static int append_one(MDB_txn *txn, const struct cairn_storage_dbs *dbs,
+		      struct cairn_storage_append_batch *a)
+{
+	struct extent x;
+	int rc = read_extent(txn, dbs, &x);
+	if (rc == 0 && a->n > 0)
+		rc = check_batch(txn, dbs, &x, a);
+	if (rc == 0 && a->n > 0 && a->entries[0].index <= x.last_index)
+		rc = delete_from(txn, dbs->log, a->entries[0].index);
+	for (size_t i = 0; rc == 0 && i < a->n; i++)
+		rc = put_entry(txn, dbs->log, &a->entries[i]);
+	if (rc == 0 && a->hs != NULL)
+		rc = put_hard_state(txn, dbs, a->hs);
+	if (rc != 0)
+		return rc;
+	a->last_index = a->n > 0 ? a->entries[a->n - 1].index : x.last_index;
+	a->last_term = a->n > 0 ? a->entries[a->n - 1].term : x.last_term;
+	return 0;
+}
+
+struct batches_args {
+	struct cairn_storage_append_batch *b;
+	size_t n;
+};
+
 static int append_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
 {
-	const struct append_args *a = arg;
-	if (a->n > 0) {
-		struct extent x;
-		int rc = read_extent(txn, dbs, &x);
-		if (rc == 0)
-			rc = check_batch(txn, dbs, &x, a);
-		if (rc == 0 && a->entries[0].index <= x.last_index)
-			rc = delete_from(txn, dbs->log, a->entries[0].index);
-		for (size_t i = 0; rc == 0 && i < a->n; i++)
-			rc = put_entry(txn, dbs->log, &a->entries[i]);
-		if (rc != 0)
-			return rc;
-	}
-	return a->hs != NULL ? put_hard_state(txn, dbs, a->hs) : 0;
+	struct batches_args *a = arg;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < a->n; i++)
+		rc = append_one(txn, dbs, &a->b[i]);
+	return rc;
+}
+
+int cairn_storage_append_batches(struct cairn_storage *s, struct cairn_storage_append_batch *b,
+				 size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		assert(b[i].n == 0 || b[i].entries != NULL);
+	if (n == 0)
+		return 0;
+	struct batches_args a = {b, n};
+	return cairn_storage_write_txn(s, append_fn, &a);
 }
 
 int cairn_storage_append(struct cairn_storage *s, const struct cairn_raft_entry *entries, size_t n,
 			 const struct cairn_raft_hard_state *hs)
 {
-	assert(n == 0 || entries != NULL);
 	if (n == 0 && hs == NULL)
 		return 0;
-	struct append_args a = {entries, n, hs};
-	return cairn_storage_write_txn(s, append_fn, &a);
+	struct cairn_storage_append_batch b = {.entries = entries, .n = n, .hs = hs};
+	return cairn_storage_append_batches(s, &b, 1);
 }
 
 int cairn_storage_set_hard_state(struct cairn_storage *s, const struct cairn_raft_hard_state *hs)

@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -138,6 +140,7 @@ static int grow_map(struct cairn_storage *s)
 		goto out;
 	}
 	uint64_t next = cur > s->map_bytes_max / 2 ? s->map_bytes_max : cur * 2;
+	assert(next > cur);
 	int rc = mdb_env_set_mapsize(s->env, (size_t)next);
 	if (rc != 0) {
 		rv = rc == ENOMEM ? CAIRN_ENOSPACE : cairn_storage_mdb_err(rc);
@@ -153,6 +156,8 @@ out:
 
 int cairn_storage_write_txn(struct cairn_storage *s, cairn_storage_txn_fn fn, void *arg)
 {
+	assert(s != NULL && s->env != NULL);
+	assert(fn != NULL);
 	for (;;) {
 		int failed = atomic_load(&s->failed);
 		if (failed != 0)
@@ -172,10 +177,8 @@ int cairn_storage_write_txn(struct cairn_storage *s, cairn_storage_txn_fn fn, vo
 			atomic_fetch_add(&s->commits, 1);
 			return 0;
 		}
-		if (rc == MDB_MAP_FULL || rc == MDB_MAP_RESIZED) {
-			int gr = rc == MDB_MAP_FULL ? grow_map(s) : 0;
-			if (rc == MDB_MAP_RESIZED)
-				mdb_env_set_mapsize(s->env, 0);
+		if (rc == MDB_MAP_FULL) {
+			int gr = grow_map(s);
 			if (gr != 0)
 				return enter_failed(s, gr, "map full at its ceiling");
 			continue;
@@ -190,6 +193,8 @@ int cairn_storage_write_txn(struct cairn_storage *s, cairn_storage_txn_fn fn, vo
 
 int cairn_storage_read_txn(struct cairn_storage *s, cairn_storage_txn_fn fn, void *arg)
 {
+	assert(s != NULL && s->env != NULL);
+	assert(fn != NULL);
 	pthread_rwlock_rdlock(&s->map_lock);
 	MDB_txn *txn = NULL;
 	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
@@ -229,7 +234,27 @@ int cairn_storage_meta_put_u64(MDB_txn *txn, const struct cairn_storage_dbs *dbs
 	return mdb_put(txn, dbs->meta, &k, &d, 0);
 }
 
-/* mkdir -p: create dir and any missing parent. */
+/* Make the directory entry of path durable: fsync its parent. */
+static int sync_parent(const char *path)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", path);
+	char *slash = strrchr(parent, '/');
+	if (slash == parent)
+		parent[1] = '\0'; /* "/x": the parent is "/" */
+	else if (slash != NULL)
+		*slash = '\0';
+	else
+		snprintf(parent, sizeof(parent), ".");
+	int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int rv = fsync(fd) == 0 ? 0 : errno;
+	close(fd);
+	return rv;
+}
+
+/* mkdir -p: create dir and any missing parent, each made durable. */
 static int make_dirs(const char *dir)
 {
 	char path[PATH_MAX];
@@ -242,8 +267,13 @@ static int make_dirs(const char *dir)
 			continue;
 		char c = path[i];
 		path[i] = '\0';
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		if (mkdir(path, 0700) == 0) {
+			int err = sync_parent(path);
+			if (err != 0)
+				return err;
+		} else if (errno != EEXIST) {
 			return errno;
+		}
 		path[i] = c;
 	}
 	return 0;
@@ -278,6 +308,32 @@ static int check_dir(const struct cairn_storage_options *opt, char *msg, size_t 
 		set_msg(msg, msg_bytes, "data dir %s is not usable: %s", opt->dir, strerror(errno));
 		return CAIRN_EIO;
 	}
+	return 0;
+}
+
+/* Take an exclusive flock on the data dir itself (no file is added), held
+ * until close: a second cairnd on the same dir, or a second open in this
+ * process (which LMDB forbids), is refused instead of sharing the log. */
+static int lock_dir(const struct cairn_storage_options *opt, int *fd_out, char *msg,
+		    size_t msg_bytes)
+{
+	int fd = open(opt->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		set_msg(msg, msg_bytes, "data dir %s is not usable: %s", opt->dir, strerror(errno));
+		return CAIRN_EIO;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int err = errno;
+		close(fd);
+		if (err == EWOULDBLOCK) {
+			set_msg(msg, msg_bytes, "data dir %s is in use by another process",
+				opt->dir);
+			return CAIRN_EBUSY;
+		}
+		set_msg(msg, msg_bytes, "data dir %s: cannot lock: %s", opt->dir, strerror(err));
+		return CAIRN_EIO;
+	}
+	*fd_out = fd;
 	return 0;
 }
 
@@ -442,6 +498,14 @@ static int open_env(struct cairn_storage *s, const struct cairn_storage_options 
 			cairn_strerror(rc));
 		return rc;
 	}
+	/* The new files' directory entries must survive a power loss too. */
+	if (s->fresh && fsync(s->dir_fd) != 0) {
+		set_msg(msg, msg_bytes, "data dir %s: fsync: %s", opt->dir, strerror(errno));
+		return CAIRN_EIO;
+	}
+	/* Reader slots of a killed predecessor would pin old pages. */
+	int dead = 0;
+	mdb_reader_check(s->env, &dead);
 	return 0;
 }
 
@@ -466,6 +530,8 @@ static void storage_free(struct cairn_storage *s)
 {
 	if (s->env != NULL)
 		mdb_env_close(s->env);
+	if (s->dir_fd >= 0)
+		close(s->dir_fd); /* releases the flock */
 	pthread_rwlock_destroy(&s->map_lock);
 	free(s->dir);
 	free(s);
@@ -487,6 +553,7 @@ static struct cairn_storage *storage_alloc(const struct cairn_storage_options *o
 		free(s);
 		return NULL;
 	}
+	s->dir_fd = -1;
 	s->cluster_id = opt->cluster_id;
 	s->member_id = opt->member_id;
 	s->map_bytes = opt->map_bytes != 0 ? opt->map_bytes : CAIRN_STORAGE_MAP_BYTES_DEFAULT;
@@ -505,18 +572,22 @@ int cairn_storage_open(struct cairn_storage **out, const struct cairn_storage_op
 	rv = check_dir(opt, msg, msg_bytes);
 	if (rv != 0)
 		return rv;
-	bool fresh = false;
-	rv = check_identity(opt, &fresh, msg, msg_bytes);
-	if (rv != 0)
-		return rv;
-	if (fresh && !opt->create) {
-		set_msg(msg, msg_bytes, "data dir %s holds no cairn data", opt->dir);
-		return CAIRN_ENOTFOUND;
-	}
 	struct cairn_storage *s = storage_alloc(opt);
 	if (s == NULL) {
 		set_msg(msg, msg_bytes, "out of memory");
 		return CAIRN_ENOMEM;
+	}
+	bool fresh = false;
+	rv = lock_dir(opt, &s->dir_fd, msg, msg_bytes);
+	if (rv == 0)
+		rv = check_identity(opt, &fresh, msg, msg_bytes);
+	if (rv == 0 && fresh && !opt->create) {
+		set_msg(msg, msg_bytes, "data dir %s holds no cairn data", opt->dir);
+		rv = CAIRN_ENOTFOUND;
+	}
+	if (rv != 0) {
+		storage_free(s);
+		return rv;
 	}
 	s->fresh = fresh;
 	rv = open_env(s, opt, msg, msg_bytes);

@@ -63,9 +63,12 @@ struct cairn_storage;
  * id gives CAIRN_EFOREIGN and is left byte-for-byte untouched. Other
  * failures, each leaving the dir unchanged: CAIRN_ENOTFOUND (absent or not
  * initialised and !create), CAIRN_EIO (not a directory, no permission, I/O),
- * CAIRN_ECORRUPT (not cairn's data or an unknown format), CAIRN_EINVAL (bad
- * options). On error msg (if not NULL) holds one line naming the cause and
- * *out is untouched. On success *out is freed with cairn_storage_close().
+ * CAIRN_ECORRUPT (not cairn's data or an unknown format), CAIRN_EBUSY (the
+ * dir is open elsewhere: an exclusive flock on the dir itself is held until
+ * close, so two processes, or two opens in one process, never share a log),
+ * CAIRN_EINVAL (bad options). On error msg (if not NULL) holds one line
+ * naming the cause and *out is untouched. On success *out is freed with
+ * cairn_storage_close().
  */
 int cairn_storage_open(struct cairn_storage **out, const struct cairn_storage_options *opt,
 		       char *msg, size_t msg_bytes);
@@ -85,6 +88,26 @@ void cairn_storage_close(struct cairn_storage *s);
  */
 int cairn_storage_append(struct cairn_storage *s, const struct cairn_raft_entry *entries, size_t n,
 			 const struct cairn_raft_hard_state *hs);
+
+/* One Ready's worth of writes, for cairn_storage_append_batches(). */
+struct cairn_storage_append_batch {
+	const struct cairn_raft_entry *entries;
+	size_t n;
+	const struct cairn_raft_hard_state *hs; /* NULL: unchanged */
+	/* Out: the log's last entry once this batch is in (its own last
+	 * entry, or the log's last when n == 0). */
+	uint64_t last_index;
+	uint64_t last_term;
+};
+
+/*
+ * Group commit across Readys: the effect of cairn_storage_append() on each
+ * of b[0..n) in turn, in ONE transaction and one fsync, all or nothing. The
+ * storage thread uses it for append jobs that queued up behind a sync. Fills
+ * each batch's last_index / last_term.
+ */
+int cairn_storage_append_batches(struct cairn_storage *s, struct cairn_storage_append_batch *b,
+				 size_t n);
 
 /* Store the hard state alone (one fsync'd transaction). */
 int cairn_storage_set_hard_state(struct cairn_storage *s, const struct cairn_raft_hard_state *hs);

@@ -11,7 +11,8 @@
  * that never blocks the writer; bytes LMDB hands out inside the function are
  * valid only until it returns: copy out what you keep.
  *
- * The function returns 0 (commit), an LMDB or errno code from an mdb_* call
+ * The function must not call other storage functions (the map lock is held
+ * and is not recursive). It returns 0 (commit), an LMDB or errno code from an mdb_* call
  * (mapped to CAIRN_E* by the runner; I/O and disk-full errors put the storage
  * in its failed state) or a negative CAIRN_E* code (abort, returned as is).
  */

@@ -2,6 +2,8 @@
  * deterministic expiry, the applied index committed with the data, reads,
  * and map growth under it. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -464,4 +466,70 @@ Test(kv, full_map_at_its_ceiling_fails_writes_and_keeps_committed_data)
 	cr_assert_eq(cairn_kv_applied(kv), applied);
 	for (uint64_t k = 0; k < applied; k++)
 		cr_assert_eq(cairn_kv_get(kv, &k, sizeof(k), &value, NULL), 0);
+}
+
+struct reader_state {
+	atomic_bool stop;
+	atomic_ulong reads;
+	atomic_int bad;
+	struct cairn_kv *kv;
+};
+
+/* Reads "hot" in a loop: every value seen must be one a put wrote whole. */
+static void *reader_main(void *arg)
+{
+	struct reader_state *rs = arg;
+	struct cairn_buf v;
+	cairn_buf_init(&v, 0);
+	while (!atomic_load(&rs->stop)) {
+		int rv = cairn_kv_get(rs->kv, "hot", 3, &v, NULL);
+		if (rv == CAIRN_ENOTFOUND)
+			continue;
+		if (rv != 0 || v.len != 4096)
+			atomic_fetch_add(&rs->bad, 1);
+		for (size_t i = 1; rv == 0 && i < v.len; i++)
+			if (v.data[i] != v.data[0]) {
+				atomic_fetch_add(&rs->bad, 1);
+				break;
+			}
+		atomic_fetch_add(&rs->reads, 1);
+	}
+	cairn_buf_free(&v);
+	return NULL;
+}
+
+Test(kv, reads_on_another_thread_run_through_writes_and_map_growth)
+{
+	close_kv();
+	struct cairn_storage_options o = {.dir = tmpdir_path(),
+					  .cluster_id = TEST_CLUSTER,
+					  .member_id = 1,
+					  .create = true,
+					  .map_bytes = 128 * 1024};
+	char msg[256];
+	cr_assert_eq(cairn_storage_open(&store, &o, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert_eq(cairn_kv_open(&kv, store, NULL), 0);
+	struct reader_state rs = {.kv = kv};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, reader_main, &rs), 0);
+	static uint8_t v[4096];
+	for (uint32_t i = 0; i < 150; i++) {
+		char key[16];
+		int kl = snprintf(key, sizeof(key), "fill%u", i);
+		memset(v, 'a' + (int)(i % 26), sizeof(v));
+		struct cairn_raft_entry batch[2] = {
+			cmd_entry_bytes(next_index(), CAIRN_KV_PUT, 0, 0, "hot", 3, v, sizeof(v)),
+			cmd_entry_bytes(next_index() + 1, CAIRN_KV_PUT, 0, 0, key, (uint32_t)kl, v,
+					sizeof(v)),
+		};
+		struct cairn_kv_result res[2];
+		cr_assert_eq(cairn_kv_apply(kv, batch, 2, res), 0);
+	}
+	atomic_store(&rs.stop, true);
+	pthread_join(t, NULL);
+	struct cairn_storage_stats st;
+	cairn_storage_stats(store, &st);
+	cr_assert_gt(st.map_grows, 0);
+	cr_assert_gt(atomic_load(&rs.reads), 0);
+	cr_assert_eq(atomic_load(&rs.bad), 0);
 }

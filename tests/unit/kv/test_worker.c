@@ -2,6 +2,7 @@
  * position or the apply results, the queue is bounded, payloads are copied,
  * stop finishes what was queued, and a failure fails every later job. */
 #include <criterion/criterion.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -205,4 +206,83 @@ Test(worker, a_failed_job_fails_every_later_job)
 	struct cairn_storage_bounds b;
 	cr_assert_eq(cairn_storage_bounds(store, &b), 0);
 	cr_assert_eq(b.last_index, 0);
+}
+
+/* A notify_cb that holds the worker after its first completion until the
+ * test has queued more jobs, so that they queue up behind a "sync". */
+static sem_t gate;
+static atomic_int gate_armed;
+
+static void gated_notify(void *arg)
+{
+	(void)arg;
+	if (atomic_exchange(&gate_armed, 0))
+		while (sem_wait(&gate) != 0)
+			;
+}
+
+static void start_gated(void)
+{
+	cr_assert_eq(sem_init(&gate, 0, 0), 0);
+	atomic_store(&gate_armed, 1);
+	struct cairn_kv_worker_options opt = {.notify_cb = gated_notify};
+	cr_assert_eq(cairn_kv_worker_start(&worker, store, kv, &opt), 0);
+}
+
+Test(worker, appends_queued_behind_a_sync_share_one_commit)
+{
+	start_gated();
+	struct cairn_storage_stats st0, st1;
+	cairn_storage_stats(store, &st0);
+	cr_assert_eq(cairn_kv_worker_append(worker, make_entries(1, 1, 1), 1, NULL, (void *)0), 0);
+	uint64_t next = 2;
+	for (uintptr_t j = 1; j <= 20; j++) {
+		struct cairn_raft_hard_state hs = {.term = 1, .vote = j, .commit = 0};
+		if (j == 10) { /* a vote alone between batches */
+			cr_assert_eq(cairn_kv_worker_append(worker, NULL, 0, &hs, (void *)j), 0);
+			continue;
+		}
+		cr_assert_eq(cairn_kv_worker_append(worker, make_entries(next, next + 1, 1), 2, &hs,
+						    (void *)j),
+			     0);
+		next += 2;
+	}
+	sem_post(&gate);
+	wait_done(21);
+	cairn_storage_stats(store, &st1);
+	cr_assert_leq(st1.commits - st0.commits, 2, "21 jobs, %llu commits",
+		      (unsigned long long)(st1.commits - st0.commits));
+	uint64_t last = 1;
+	for (uintptr_t j = 0; j <= 20; j++) {
+		cr_assert_eq(done[j].data, (void *)j, "in order");
+		cr_assert_eq(done[j].err, 0);
+		if (j > 0 && j != 10)
+			last += 2;
+		cr_assert_eq(done[j].last_index, last, "job %zu", (size_t)j);
+		cr_assert_eq(done[j].last_term, 1);
+	}
+	struct cairn_raft_hard_state hs;
+	cr_assert_eq(cairn_storage_hard_state(store, &hs), 0);
+	cr_assert_eq(hs.vote, 20, "the last hard state wins");
+	sem_destroy(&gate);
+}
+
+Test(worker, a_bad_job_in_a_group_fails_alone_with_the_jobs_after_it)
+{
+	start_gated();
+	cr_assert_eq(cairn_kv_worker_append(worker, make_entries(1, 1, 1), 1, NULL, NULL), 0);
+	cr_assert_eq(cairn_kv_worker_append(worker, make_entries(2, 3, 1), 2, NULL, NULL), 0);
+	cr_assert_eq(cairn_kv_worker_append(worker, make_entries(9, 9, 1), 1, NULL, NULL), 0);
+	cr_assert_eq(cairn_kv_worker_append(worker, make_entries(4, 4, 1), 1, NULL, NULL), 0);
+	sem_post(&gate);
+	wait_done(4);
+	cr_assert_eq(done[0].err, 0);
+	cr_assert_eq(done[1].err, 0, "before the bad job: durable as if alone");
+	cr_assert_eq(done[1].last_index, 3);
+	cr_assert_eq(done[2].err, CAIRN_EINVAL);
+	cr_assert_eq(done[3].err, CAIRN_EINVAL, "after it: never persisted out of order");
+	struct cairn_storage_bounds b;
+	cr_assert_eq(cairn_storage_bounds(store, &b), 0);
+	cr_assert_eq(b.last_index, 3);
+	sem_destroy(&gate);
 }

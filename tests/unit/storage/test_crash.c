@@ -1,7 +1,9 @@
 /*
  * Crash test: a forked child appends batches (with hard state, sometimes
- * replacing a conflicting suffix in a new term) and applies committed
- * prefixes to the key-value state machine, announcing each step on a pipe
+ * replacing a conflicting suffix in a new term, sometimes a hard state
+ * alone) and applies committed prefixes to the key-value state machine,
+ * directly or (every other child) through the storage thread, announcing
+ * each step on a pipe
  * before ("intent") and after ("done") it returns. The parent SIGKILLs it at
  * a random moment, reopens the data dir and checks that the disk holds
  * exactly the state after the last reported step or after the one in flight:
@@ -18,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@
 #include "cairn/errors.h"
 #include "helpers.h"
 #include "kv/kv.h"
+#include "kv/worker.h"
 #include "storage/storage.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -99,25 +103,81 @@ static size_t payload_of(uint64_t index, uint64_t term, uint8_t *buf, size_t siz
 
 /* ---- the child ---- */
 
+/* The child writes either directly or through the storage thread (every
+ * other kill), waiting for each job's completion before reporting it. */
+struct child {
+	struct cairn_storage *s;
+	struct cairn_kv *kv;
+	struct cairn_kv_worker *worker; /* NULL: direct calls */
+	sem_t done_sem;
+	int done_err;
+};
+
 static void send_msg(int fd, const struct msg *m)
 {
 	if (write(fd, m, sizeof(*m)) != (ssize_t)sizeof(*m))
 		_exit(4);
 }
 
-static int child_append(struct cairn_storage *s, struct cairn_rand *r, int fd, uint64_t *term,
-			uint64_t applied)
+static void child_notify(void *arg)
 {
+	sem_post(&((struct child *)arg)->done_sem);
+}
+
+static void child_done(void *arg, const struct cairn_kv_done *d)
+{
+	((struct child *)arg)->done_err = d->err;
+}
+
+/* Wait for the one job in flight and return its error. */
+static int child_wait(struct child *c)
+{
+	size_t got = 0;
+	while (got == 0) {
+		while (sem_wait(&c->done_sem) != 0 && errno == EINTR)
+			;
+		got = cairn_kv_worker_drain(c->worker, child_done, c);
+	}
+	return c->done_err;
+}
+
+static int child_write_append(struct child *c, const struct cairn_raft_entry *e, size_t n,
+			      const struct cairn_raft_hard_state *hs)
+{
+	if (c->worker == NULL)
+		return cairn_storage_append(c->s, e, n, hs);
+	int rv = cairn_kv_worker_append(c->worker, e, n, hs, NULL);
+	return rv != 0 ? rv : child_wait(c);
+}
+
+static int child_write_apply(struct child *c, const struct cairn_raft_entry *e, size_t n)
+{
+	if (c->worker == NULL) {
+		struct cairn_kv_result *res = calloc(n, sizeof(*res));
+		int rv = res == NULL ? CAIRN_ENOMEM : cairn_kv_apply(c->kv, e, n, res);
+		free(res);
+		return rv;
+	}
+	int rv = cairn_kv_worker_apply(c->worker, e, n, NULL);
+	return rv != 0 ? rv : child_wait(c);
+}
+
+static int child_append(struct child *c, struct cairn_rand *r, int fd, uint64_t *term)
+{
+	uint64_t applied = cairn_kv_applied(c->kv);
 	struct cairn_storage_bounds b;
-	int rv = cairn_storage_bounds(s, &b);
+	int rv = cairn_storage_bounds(c->s, &b);
 	if (rv != 0)
 		return rv;
 	uint64_t start = b.last_index + 1;
-	if (b.last_index > applied && cairn_rand_chance(r, 200000)) {
+	size_t n = (size_t)cairn_rand_range(r, 1, 17);
+	if (cairn_rand_chance(r, 100000)) {
+		(*term)++; /* a vote in a new term: hard state alone */
+		n = 0;
+	} else if (b.last_index > applied && cairn_rand_chance(r, 200000)) {
 		(*term)++; /* a new leader overwrites an unapplied suffix */
 		start = cairn_rand_range(r, applied + 1, b.last_index + 2);
 	}
-	size_t n = (size_t)cairn_rand_range(r, 1, 17);
 	static struct cairn_raft_entry e[16];
 	static uint8_t payloads[16][128];
 	for (size_t i = 0; i < n; i++) {
@@ -135,46 +195,47 @@ static int child_append(struct cairn_storage *s, struct cairn_rand *r, int fd, u
 	m.hs.vote = cairn_rand_range(r, 1, 4);
 	m.hs.commit = applied;
 	send_msg(fd, &m);
-	rv = cairn_storage_append(s, e, n, &m.hs);
+	rv = child_write_append(c, e, n, &m.hs);
 	if (rv == 0)
 		send_msg(fd, &(struct msg){.kind = 'D'});
 	return rv;
 }
 
-static int child_apply(struct cairn_storage *s, struct cairn_kv *kv, struct cairn_rand *r, int fd)
+static int child_apply(struct child *c, struct cairn_rand *r, int fd)
 {
 	struct cairn_storage_bounds b;
-	int rv = cairn_storage_bounds(s, &b);
-	uint64_t applied = cairn_kv_applied(kv);
+	int rv = cairn_storage_bounds(c->s, &b);
+	uint64_t applied = cairn_kv_applied(c->kv);
 	if (rv != 0 || b.last_index <= applied)
 		return rv;
 	uint64_t upto = cairn_rand_range(r, applied + 1, b.last_index + 1);
 	struct cairn_storage_entries es = {0};
-	rv = cairn_storage_read(s, applied + 1, upto, &es);
+	rv = cairn_storage_read(c->s, applied + 1, upto, &es);
 	if (rv != 0)
 		return rv;
-	struct cairn_kv_result *res = calloc(es.n, sizeof(*res));
 	send_msg(fd, &(struct msg){.kind = 'P', .upto = upto});
-	rv = res == NULL ? CAIRN_ENOMEM : cairn_kv_apply(kv, es.entries, es.n, res);
+	rv = child_write_apply(c, es.entries, es.n);
 	if (rv == 0)
 		send_msg(fd, &(struct msg){.kind = 'D'});
-	free(res);
 	cairn_storage_entries_free(&es);
 	return rv;
 }
 
-static void child_main(const char *dir, uint64_t child_seed, int fd)
+static void child_main(const char *dir, uint64_t child_seed, bool use_worker, int fd)
 {
 	struct cairn_storage_options opt = {
 		.dir = dir, .cluster_id = TEST_CLUSTER, .member_id = 1, .create = true};
-	struct cairn_storage *s = NULL;
-	struct cairn_kv *kv = NULL;
+	struct child c = {0};
 	char msg[256];
-	if (cairn_storage_open(&s, &opt, msg, sizeof(msg)) != 0 || cairn_kv_open(&kv, s, NULL) != 0)
+	if (cairn_storage_open(&c.s, &opt, msg, sizeof(msg)) != 0 ||
+	    cairn_kv_open(&c.kv, c.s, NULL) != 0 || sem_init(&c.done_sem, 0, 0) != 0)
+		_exit(3);
+	struct cairn_kv_worker_options wopt = {.notify_cb = child_notify, .notify_arg = &c};
+	if (use_worker && cairn_kv_worker_start(&c.worker, c.s, c.kv, &wopt) != 0)
 		_exit(3);
 	struct cairn_raft_hard_state hs;
 	struct cairn_storage_bounds b;
-	if (cairn_storage_hard_state(s, &hs) != 0 || cairn_storage_bounds(s, &b) != 0)
+	if (cairn_storage_hard_state(c.s, &hs) != 0 || cairn_storage_bounds(c.s, &b) != 0)
 		_exit(3);
 	uint64_t term = hs.term > b.last_term ? hs.term : b.last_term;
 	if (term == 0)
@@ -182,9 +243,8 @@ static void child_main(const char *dir, uint64_t child_seed, int fd)
 	struct cairn_rand r;
 	cairn_rand_seed(&r, child_seed);
 	for (;;) {
-		int rv = cairn_rand_chance(&r, 600000)
-				 ? child_append(s, &r, fd, &term, cairn_kv_applied(kv))
-				 : child_apply(s, kv, &r, fd);
+		int rv = cairn_rand_chance(&r, 600000) ? child_append(&c, &r, fd, &term)
+						       : child_apply(&c, &r, fd);
 		if (rv != 0)
 			_exit(5);
 	}
@@ -220,7 +280,8 @@ static void model_step(struct model *m, const struct msg *intent)
 	}
 	for (uint64_t i = 0; i < intent->n; i++)
 		model_set(m, intent->start + i, intent->term);
-	m->last = intent->start + intent->n - 1;
+	if (intent->n > 0)
+		m->last = intent->start + intent->n - 1;
 	m->hs = intent->hs;
 }
 
@@ -392,7 +453,7 @@ Test(crash, sigkill_at_random_moments_loses_nothing_reported, .init = setup, .fi
 		cr_assert_geq(pid, 0);
 		if (pid == 0) {
 			close(fds[0]);
-			child_main(tmpdir_path(), child_seed, fds[1]);
+			child_main(tmpdir_path(), child_seed, it % 2 == 1, fds[1]);
 		}
 		close(fds[1]);
 		uint64_t delay_ms = cairn_rand_range(&r, 5, 120);

@@ -2,7 +2,13 @@
  * reopen, and the checks that refuse a batch that does not fit. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "cairn/errors.h"
 #include "helpers.h"
@@ -207,5 +213,121 @@ Test(log, load_returns_everything_for_restore)
 		cr_assert_eq(memcmp(rs.log[i].data, want, (size_t)n), 0);
 	}
 	cairn_storage_entries_free(&log);
+	cairn_storage_close(s);
+}
+
+/* A file-size limit makes the data file's growth fail with EFBIG, as a
+ * full disk would fail it with ENOSPC: the store enters its failed state,
+ * refuses every later write, and what was committed before survives. */
+Test(log, write_error_fails_the_store_and_keeps_what_was_committed)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 10, 1), 10, NULL), 0);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/data.mdb", tmpdir_path());
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	struct rlimit old;
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit lim = {(rlim_t)st.st_size + 8192, old.rlim_max};
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	static uint8_t big[64 * 1024];
+	struct cairn_raft_entry e = {.term = 1,
+				     .index = 11,
+				     .type = CAIRN_RAFT_ENTRY_NORMAL,
+				     .len = sizeof(big),
+				     .data = big};
+	int rv = cairn_storage_append(s, &e, 1, NULL);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	/* LMDB reports a short write as EIO, a refused one as the errno. */
+	cr_assert(rv == CAIRN_ENOSPACE || rv == CAIRN_EIO, "%s", cairn_strerror(rv));
+	cr_assert_eq(cairn_storage_failed(s), rv);
+	cr_assert_eq(cairn_storage_append(s, make_entries(11, 11, 1), 1, NULL), rv,
+		     "failed state is sticky");
+	expect_bounds(s, 1, 10, 1);
+	cairn_storage_close(s);
+	s = open_store(tmpdir_path(), 1);
+	expect_bounds(s, 1, 10, 1);
+	expect_entry(s, 10, 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(11, 11, 1), 1, NULL), 0);
+	cairn_storage_close(s);
+}
+
+/* LMDB (a shared library) resolves fdatasync to this definition first, so
+ * the tests can count the flushes a commit makes. */
+static atomic_ulong fdatasyncs;
+
+int fdatasync(int fd)
+{
+	atomic_fetch_add(&fdatasyncs, 1);
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+Test(log, a_batch_is_one_transaction_and_one_fdatasync)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	struct cairn_storage_stats st0, st1;
+	cairn_storage_stats(s, &st0);
+	unsigned long before = atomic_load(&fdatasyncs);
+	struct cairn_raft_hard_state hs = {.term = 1, .vote = 1, .commit = 0};
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 256, 1), 256, &hs), 0);
+	cairn_storage_stats(s, &st1);
+	cr_assert_eq(st1.commits - st0.commits, 1);
+	cr_assert_eq(atomic_load(&fdatasyncs) - before, 1, "synced before returning");
+	cairn_storage_close(s);
+}
+
+Test(log, unsafe_no_sync_skips_the_flush)
+{
+	struct cairn_storage_options opt = {.dir = tmpdir_path(),
+					    .cluster_id = TEST_CLUSTER,
+					    .member_id = 1,
+					    .create = true,
+					    .unsafe_no_sync = true};
+	struct cairn_storage *s = NULL;
+	char msg[256];
+	cr_assert_eq(cairn_storage_open(&s, &opt, msg, sizeof(msg)), 0, "%s", msg);
+	unsigned long before = atomic_load(&fdatasyncs);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 16, 1), 16, NULL), 0);
+	cr_assert_eq(atomic_load(&fdatasyncs) - before, 0);
+	cairn_storage_close(s);
+}
+
+Test(log, several_batches_commit_as_one_transaction_in_order)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	static struct cairn_raft_entry first[5], second[2];
+	memcpy(first, make_entries(1, 5, 1), sizeof(first));
+	memcpy(second, make_entries(4, 5, 2), sizeof(second));
+	struct cairn_raft_hard_state hs1 = {.term = 1, .vote = 1}, hs2 = {.term = 2, .vote = 3};
+	struct cairn_storage_append_batch b[3] = {
+		{.entries = first, .n = 5, .hs = &hs1},
+		{.entries = second, .n = 2, .hs = &hs2}, /* replaces 4..5 of the first */
+		{.entries = NULL, .n = 0, .hs = NULL},
+	};
+	struct cairn_storage_stats st0, st1;
+	cairn_storage_stats(s, &st0);
+	cr_assert_eq(cairn_storage_append_batches(s, b, 3), 0);
+	cairn_storage_stats(s, &st1);
+	cr_assert_eq(st1.commits - st0.commits, 1);
+	cr_assert_eq(b[0].last_index, 5);
+	cr_assert_eq(b[0].last_term, 1);
+	cr_assert_eq(b[1].last_index, 5);
+	cr_assert_eq(b[1].last_term, 2);
+	cr_assert_eq(b[2].last_index, 5, "no entries: the log's last");
+	expect_bounds(s, 1, 5, 2);
+	expect_entry(s, 3, 1);
+	expect_entry(s, 4, 2);
+	struct cairn_raft_hard_state got;
+	cr_assert_eq(cairn_storage_hard_state(s, &got), 0);
+	cr_assert_eq(got.vote, 3);
+	static struct cairn_raft_entry ok6[1], gap8[1];
+	memcpy(ok6, make_entries(6, 6, 2), sizeof(ok6));
+	memcpy(gap8, make_entries(8, 8, 2), sizeof(gap8));
+	struct cairn_storage_append_batch bad[2] = {{.entries = ok6, .n = 1},
+						    {.entries = gap8, .n = 1}};
+	cr_assert_eq(cairn_storage_append_batches(s, bad, 2), CAIRN_EINVAL);
+	expect_bounds(s, 1, 5, 2); /* all or nothing */
 	cairn_storage_close(s);
 }

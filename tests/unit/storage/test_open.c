@@ -2,6 +2,8 @@
  * member or cluster (left byte-for-byte untouched), unusable dirs, reopen. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <lmdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -169,4 +171,57 @@ Test(open, zero_ids_are_invalid)
 	cr_assert_eq(try_open(tmpdir_path(), 0, 1, true, msg, sizeof(msg)), CAIRN_EINVAL);
 	cr_assert_eq(try_open(tmpdir_path(), TEST_CLUSTER, 0, true, msg, sizeof(msg)),
 		     CAIRN_EINVAL);
+}
+
+Test(open, dir_already_open_is_busy)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	char msg[256];
+	cr_assert_eq(try_open(tmpdir_path(), TEST_CLUSTER, 1, true, msg, sizeof(msg)), CAIRN_EBUSY);
+	cr_assert_neq(strstr(msg, "in use"), NULL, "%s", msg);
+	cairn_storage_close(s);
+	cr_assert_eq(try_open(tmpdir_path(), TEST_CLUSTER, 1, true, msg, sizeof(msg)), 0,
+		     "released at close");
+}
+
+/* An LMDB environment in dir holding `key` in its main database (NULL:
+ * nothing, as after a crash between creating the files and stamping). */
+static void raw_lmdb(const char *dir, const char *key)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	if (key != NULL) {
+		MDB_val k = {strlen(key), (void *)(uintptr_t)key}, v = {1, (void *)(uintptr_t) "x"};
+		cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+Test(open, environment_never_stamped_is_initialised_only_when_asked)
+{
+	raw_lmdb(tmpdir_path(), NULL);
+	char msg[256];
+	cr_assert_eq(try_open(tmpdir_path(), TEST_CLUSTER, 1, false, msg, sizeof(msg)),
+		     CAIRN_ENOTFOUND);
+	cr_assert_eq(try_open(tmpdir_path(), TEST_CLUSTER, 1, true, msg, sizeof(msg)), 0, "%s",
+		     msg);
+	cr_assert_eq(try_open(tmpdir_path(), TEST_CLUSTER, 2, true, msg, sizeof(msg)),
+		     CAIRN_EFOREIGN, "stamped now");
+}
+
+Test(open, lmdb_data_of_another_program_is_refused_untouched)
+{
+	raw_lmdb(tmpdir_path(), "someone-else");
+	uint64_t before = dir_fingerprint(tmpdir_path());
+	char msg[256];
+	cr_assert_eq(try_open(tmpdir_path(), TEST_CLUSTER, 1, true, msg, sizeof(msg)),
+		     CAIRN_ECORRUPT);
+	cr_assert_neq(strstr(msg, "without cairn metadata"), NULL, "%s", msg);
+	cr_assert_eq(dir_fingerprint(tmpdir_path()), before);
 }
