@@ -2,7 +2,7 @@
  * cairn.c - the `cairn` command-line client (build/cairn).
  *
  *   cairn [-c FILE] [--timeout MS] get KEY | put KEY VALUE | del KEY
- *                                  | cas KEY EXPECTED NEW | status [--json]
+ *                                  | cas KEY EXPECTED NEW | status [--json] | batch
  *
  * It loads the cluster file, runs one command through the client library
  * within the timeout and exits with the contract's status: 0 done, 1 not
@@ -73,12 +73,42 @@ static int run_status(struct cairn_client *c, const struct cairn_cli_args *args)
 	return CAIRN_CLIENT_UNAVAILABLE;
 }
 
+/* Run one get/put/del/cas of args with the given value bytes. */
+static void execute(struct cairn_client *c, const struct cairn_cli_args *args, const void *value,
+		    size_t value_bytes, struct cairn_client_result *res)
+{
+	uint32_t t = args->timeout_ms;
+	const char *key = args->key;
+	size_t kb = strlen(key);
+	switch (args->command) {
+	case CAIRN_CLI_GET:
+		cairn_client_get(c, key, kb, t, res);
+		break;
+	case CAIRN_CLI_PUT:
+		cairn_client_put(c, key, kb, value, value_bytes, t, res);
+		break;
+	case CAIRN_CLI_DEL:
+		cairn_client_del(c, key, kb, t, res);
+		break;
+	default:
+		cairn_client_cas(c, key, kb, args->expected, strlen(args->expected), value,
+				 value_bytes, t, res);
+		break;
+	}
+}
+
+static void report(const struct cairn_client_result *res)
+{
+	if (res->outcome != CAIRN_CLIENT_DONE)
+		fprintf(stderr, "cairn: %s: %s\n", cairn_client_outcome_name(res->outcome),
+			res->message);
+}
+
 static int run_command(struct cairn_client *c, const struct cairn_cli_args *args)
 {
 	struct cairn_client_result res;
 	struct cairn_buf input;
 	cairn_buf_init(&input, CAIRN_VALUE_BYTES_MAX + 65536u + 1u);
-	const char *key = args->key;
 	const void *value = args->value;
 	size_t value_bytes = args->value != NULL ? strlen(args->value) : 0;
 	if (args->command == CAIRN_CLI_PUT && strcmp(args->value, "-") == 0) {
@@ -93,23 +123,7 @@ static int run_command(struct cairn_client *c, const struct cairn_cli_args *args
 		value = input.data != NULL ? (const void *)input.data : (const void *)"";
 		value_bytes = input.len;
 	}
-	uint32_t t = args->timeout_ms;
-	size_t kb = strlen(key);
-	switch (args->command) {
-	case CAIRN_CLI_GET:
-		cairn_client_get(c, key, kb, t, &res);
-		break;
-	case CAIRN_CLI_PUT:
-		cairn_client_put(c, key, kb, value, value_bytes, t, &res);
-		break;
-	case CAIRN_CLI_DEL:
-		cairn_client_del(c, key, kb, t, &res);
-		break;
-	default:
-		cairn_client_cas(c, key, kb, args->expected, strlen(args->expected), value,
-				 value_bytes, t, &res);
-		break;
-	}
+	execute(c, args, value, value_bytes, &res);
 	cairn_buf_free(&input);
 	if (res.outcome == CAIRN_CLIENT_DONE && args->command == CAIRN_CLI_GET) {
 		if (fwrite(res.value, 1, res.value_bytes, stdout) != res.value_bytes ||
@@ -118,10 +132,44 @@ static int run_command(struct cairn_client *c, const struct cairn_cli_args *args
 			return CAIRN_CLIENT_UNAVAILABLE;
 		}
 	}
-	if (res.outcome != CAIRN_CLIENT_DONE)
-		fprintf(stderr, "cairn: %s: %s\n", cairn_client_outcome_name(res.outcome),
-			res.message);
+	report(&res);
 	return (int)res.outcome;
+}
+
+/* `cairn batch`: one command per stdin line, each with the whole timeout,
+ * over one client (one connection). Prints "CODE" per line, "0 VALUE" for a
+ * get that found its key. Exits with the first non-zero code, else 0. */
+static int run_batch(struct cairn_client *c, const struct cairn_cli_args *batch)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int first_failure = 0;
+	while ((n = getline(&line, &cap, stdin)) >= 0) {
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		struct cairn_cli_args args = *batch;
+		struct cairn_client_result res;
+		char err[256];
+		if (cairn_cli_parse_line(line, &args, err, sizeof(err)) != 0) {
+			fprintf(stderr, "cairn: batch: %s\n", err);
+			res.outcome = CAIRN_CLIENT_BAD_INPUT;
+		} else {
+			execute(c, &args, args.value, args.value ? strlen(args.value) : 0, &res);
+			report(&res);
+		}
+		printf("%d", (int)res.outcome);
+		if (res.outcome == CAIRN_CLIENT_DONE && args.command == CAIRN_CLI_GET) {
+			putchar(' ');
+			fwrite(res.value, 1, res.value_bytes, stdout);
+		}
+		putchar('\n');
+		fflush(stdout);
+		if (first_failure == 0)
+			first_failure = (int)res.outcome;
+	}
+	free(line);
+	return first_failure;
 }
 
 int main(int argc, char **argv)
@@ -150,8 +198,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cairn: %s: %s\n", path, cairn_strerror(rv));
 		return CAIRN_CLIENT_BAD_INPUT;
 	}
-	int code =
-		args.command == CAIRN_CLI_STATUS ? run_status(&c, &args) : run_command(&c, &args);
+	int code;
+	if (args.command == CAIRN_CLI_STATUS)
+		code = run_status(&c, &args);
+	else if (args.command == CAIRN_CLI_BATCH)
+		code = run_batch(&c, &args);
+	else
+		code = run_command(&c, &args);
 	cairn_client_close(&c);
 	return code;
 }

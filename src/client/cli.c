@@ -24,6 +24,9 @@ const char cairn_cli_usage[] =
 	"       cairn [-c FILE] [--timeout MS] del KEY\n"
 	"       cairn [-c FILE] [--timeout MS] cas KEY EXPECTED NEW\n"
 	"       cairn [-c FILE] [--timeout MS] status [--json]\n"
+	"       cairn [-c FILE] [--timeout MS] batch   (commands from stdin, one per line:\n"
+	"             'get KEY', 'put KEY VALUE', 'del KEY', 'cas KEY EXPECTED NEW';\n"
+	"             prints each one's exit code, and a found value after it)\n"
 	"options: -c, --config FILE  cluster file (default $CAIRN_CONFIG, else "
 	"config/cluster.ini)\n"
 	"         -t, --timeout MS   the whole command's time limit (default 5000)\n"
@@ -128,7 +131,52 @@ static const struct command_shape commands[] = {
 	{"del", CAIRN_CLI_DEL, 1, "del KEY"},
 	{"cas", CAIRN_CLI_CAS, 3, "cas KEY EXPECTED NEW"},
 	{"status", CAIRN_CLI_STATUS, 0, "status [--json]"},
+	{"batch", CAIRN_CLI_BATCH, 0, "batch"},
 };
+
+/* Cut the next space-separated word off *rest; NULL if there is none. */
+static char *word(char **rest)
+{
+	char *w = *rest;
+	if (w == NULL || *w == '\0')
+		return NULL;
+	char *sp = strchr(w, ' ');
+	if (sp == NULL) {
+		*rest = NULL;
+	} else {
+		*sp = '\0';
+		*rest = sp + 1;
+	}
+	return w;
+}
+
+int cairn_cli_parse_line(char *line, struct cairn_cli_args *args, char *err, size_t errsz)
+{
+	char *rest = line;
+	char *name = word(&rest);
+	const struct command_shape *shape = NULL;
+	/* The first four commands, get put del cas, are the batch ones. */
+	for (size_t k = 0; name != NULL && k < 4; k++) {
+		if (strcmp(name, commands[k].name) == 0)
+			shape = &commands[k];
+	}
+	if (shape == NULL)
+		return usage_error(err, errsz, "unknown batch command '%s'", name ? name : "");
+	args->command = shape->command;
+	args->key = word(&rest);
+	args->expected = NULL;
+	args->value = NULL;
+	if (shape->command == CAIRN_CLI_CAS)
+		args->expected = word(&rest);
+	if (shape->operands >= 2)
+		args->value = rest;
+	else if (rest != NULL && *rest != '\0')
+		return usage_error(err, errsz, "too many arguments: expected %s", shape->synopsis);
+	if (args->key == NULL || (shape->operands >= 2 && args->value == NULL) ||
+	    (shape->operands == 3 && args->expected == NULL))
+		return usage_error(err, errsz, "missing argument: expected %s", shape->synopsis);
+	return 0;
+}
 
 int cairn_cli_parse(int argc, char *const argv[], struct cairn_cli_args *args, char *err,
 		    size_t errsz)

@@ -19,6 +19,7 @@ enum cairn_cli_command {
 	CAIRN_CLI_DEL,
 	CAIRN_CLI_CAS,
 	CAIRN_CLI_STATUS,
+	CAIRN_CLI_BATCH, /* commands from stdin, one per line */
 	CAIRN_CLI_HELP,
 };
 
@@ -42,6 +43,14 @@ extern const char cairn_cli_usage[];
  * one-line reason in err (size errsz). */
 int cairn_cli_parse(int argc, char *const argv[], struct cairn_cli_args *args, char *err,
 		    size_t errsz);
+
+/* Parse one line of `cairn batch` input (no newline; changed in place,
+ * the strings in args point into it): "get KEY", "del KEY", "put KEY VALUE"
+ * (VALUE is the rest of the line, spaces and all, possibly empty) or
+ * "cas KEY EXPECTED NEW" (NEW is the rest of the line). Only command,
+ * key, value and expected of args are set. Returns 0 or CAIRN_EINVAL with a
+ * reason in err. */
+int cairn_cli_parse_line(char *line, struct cairn_cli_args *args, char *err, size_t errsz);
 
 /* The config path to use: the -c value, else $CAIRN_CONFIG if set and
  * non-empty (env_config, may be NULL), else "config/cluster.ini". */

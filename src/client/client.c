@@ -131,8 +131,14 @@ static void sleep_until(uint64_t until_ms)
 static int ensure_conn(struct cairn_client *c)
 {
 	if (c->conn != NULL) {
+		/* A kept connection may have been closed by the member since
+		 * (restart, idle limit): notice that before sending on it, so
+		 * a write is not counted as sent into a dead socket. */
 		struct cairn_client_conn *conn = c->conn;
-		if (conn->state != CAIRN_CLIENT_CONN_FAILED)
+		struct pollfd pfd = {.fd = conn->fd, .events = POLLIN};
+		if (conn->state == CAIRN_CLIENT_CONN_OPEN && poll(&pfd, 1, 0) > 0)
+			(void)cairn_client_conn_io(conn, pfd.revents);
+		if (conn->state == CAIRN_CLIENT_CONN_OPEN)
 			return 0;
 		drop_conn(c);
 	}
@@ -160,7 +166,8 @@ static void keep_value(struct cairn_client *c, const struct cairn_client_reply *
 	c->value = malloc(r->value_bytes + 1);
 	if (c->value == NULL)
 		return;
-	memcpy(c->value, r->value, r->value_bytes);
+	if (r->value_bytes > 0)
+		memcpy(c->value, r->value, r->value_bytes);
 	c->value_bytes = r->value_bytes;
 }
 
@@ -239,11 +246,15 @@ static void result_from(struct cairn_client *c, const struct cairn_client_op *op
 	res->outcome = op->outcome;
 	res->value = NULL;
 	res->value_bytes = 0;
+	snprintf(res->message, sizeof(res->message), "%s", op->message);
 	if (op->kind == CAIRN_CLIENT_OP_GET && op->outcome == CAIRN_CLIENT_DONE) {
 		res->value = c->value;
 		res->value_bytes = c->value_bytes;
+		if (c->value == NULL) {
+			res->outcome = CAIRN_CLIENT_UNAVAILABLE;
+			snprintf(res->message, sizeof(res->message), "out of memory for the value");
+		}
 	}
-	snprintf(res->message, sizeof(res->message), "%s", op->message);
 }
 
 /* Run op to its end within timeout_ms. */

@@ -27,8 +27,9 @@
 struct client_conn {
 	struct cairn_conn conn;
 	struct cairn_node *node;
-	uint32_t pending; /* requests accepted and not yet answered */
-	bool closed;      /* the socket is gone; free once pending == 0 */
+	uint32_t pending;   /* requests accepted and not yet answered */
+	uint64_t active_ms; /* last frame received (for evicting idle ones) */
+	bool closed;        /* the socket is gone; free once pending == 0 */
 	struct client_conn *prev;
 	struct client_conn *next;
 };
@@ -111,7 +112,7 @@ static void reply_code(struct client_conn *cc, uint64_t id, enum cairn_proto_cod
 	struct cairn_proto_reply rep;
 	cairn_proto_reply_init(&rep, id, code);
 	if (message != NULL)
-		snprintf(rep.message, sizeof rep.message, "%s", message);
+		cairn_node_copy_text(rep.message, sizeof rep.message, message);
 	send_reply(cc, &rep);
 }
 
@@ -127,7 +128,7 @@ static void reply_not_leader(struct client_conn *cc, uint64_t id)
 		l = cairn_config_node(&n->cfg, n->leader);
 	if (l != NULL) {
 		rep.leader_id = l->id;
-		snprintf(rep.leader_addr, sizeof rep.leader_addr, "%s", l->client.text);
+		cairn_node_copy_text(rep.leader_addr, sizeof rep.leader_addr, l->client.text);
 	}
 	send_reply(cc, &rep);
 }
@@ -142,14 +143,16 @@ static void reply_status(struct client_conn *cc, uint64_t id)
 	rep.type = CAIRN_PROTO_STATUS_REPLY;
 	rep.id = id;
 	rep.status.node_id = n->id;
-	snprintf(rep.status.role, sizeof rep.status.role, "%s", cairn_raft_role_name(st.role));
+	cairn_node_copy_text(rep.status.role, sizeof rep.status.role,
+			     cairn_raft_role_name(st.role));
 	rep.status.term = st.term;
 	rep.status.leader = st.leader;
 	rep.status.commit_index = st.commit;
 	rep.status.applied_index = n->commit.applied;
 	rep.status.last_log_index = st.last_index;
-	snprintf(rep.status.peer_addr, sizeof rep.status.peer_addr, "%s", n->self->peer.text);
-	snprintf(rep.status.client_addr, sizeof rep.status.client_addr, "%s", n->self->client.text);
+	cairn_node_copy_text(rep.status.peer_addr, sizeof rep.status.peer_addr, n->self->peer.text);
+	cairn_node_copy_text(rep.status.client_addr, sizeof rep.status.client_addr,
+			     n->self->client.text);
 	send_reply(cc, &rep);
 }
 
@@ -470,6 +473,7 @@ static void client_frame(struct cairn_conn *c, const uint8_t *frame, size_t len)
 	struct client_conn *cc = c->data;
 	struct cairn_node *n = cc->node;
 	struct cairn_proto_request r;
+	cc->active_ms = uv_now(n->loop);
 	if (cairn_proto_decode_request(frame, len, &r) != 0) {
 		if (r.id_known) {
 			reply_code(cc, r.id, CAIRN_PROTO_BAD_REQUEST, r.why);
@@ -501,6 +505,28 @@ static void client_frame(struct cairn_conn *c, const uint8_t *frame, size_t len)
 		accept_get(cc, &r);
 }
 
+/* At the connection cap: close the connection idle longest with nothing
+ * pending (idle sockets cannot lock clients out), else the newcomer. */
+static void evict_idle(struct cairn_node *n, struct client_conn *newcomer)
+{
+	struct client_conn *victim = NULL;
+	for (struct client_conn *cc = n->clients; cc != NULL; cc = cc->next) {
+		if (cc == newcomer || cc->pending > 0 || cc->conn.closing)
+			continue;
+		if (victim == NULL || cc->active_ms < victim->active_ms)
+			victim = cc;
+	}
+	if (victim == NULL)
+		victim = newcomer;
+	uint64_t now = uv_now(n->loop);
+	if (now - n->client_evict_log_ms >= 1000) {
+		n->client_evict_log_ms = now;
+		CAIRN_WARN("client port: at %u connections, closing the one idle longest (%s)",
+			   (unsigned)CAIRN_CLIENT_CONNS_MAX, victim->conn.peer_name);
+	}
+	cairn_conn_close(&victim->conn);
+}
+
 static void on_client_connection(uv_stream_t *server, int status)
 {
 	struct cairn_node *n = server->data;
@@ -526,11 +552,9 @@ static void on_client_connection(uv_stream_t *server, int status)
 		cairn_conn_close(&cc->conn);
 		return;
 	}
-	if (n->n_clients > CAIRN_CLIENT_CONNS_MAX) {
-		CAIRN_DEBUG("client port: %u connections, refusing %s",
-			    (unsigned)CAIRN_CLIENT_CONNS_MAX, cc->conn.peer_name);
-		cairn_conn_close(&cc->conn);
-	}
+	cc->active_ms = uv_now(n->loop);
+	if (n->n_clients > CAIRN_CLIENT_CONNS_MAX)
+		evict_idle(n, cc);
 }
 
 int cairn_api_listen(struct cairn_node *n)

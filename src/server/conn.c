@@ -120,7 +120,8 @@ static bool parse_frames(struct cairn_conn *c)
 	}
 	if (c->closing)
 		return false;
-	cairn_buf_consume(&c->rd, off);
+	if (off > 0)
+		cairn_buf_consume(&c->rd, off);
 	return true;
 }
 

@@ -48,6 +48,14 @@ uint64_t cairn_node_cluster_id(const struct cairn_config *cfg)
 	return h == 0 ? 1 : h;
 }
 
+void cairn_node_copy_text(char *dst, size_t size, const char *src)
+{
+	assert(size > 0);
+	size_t len = strnlen(src, size - 1);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 /* ---- Observing the core ------------------------------------------------- */
 
 void cairn_node_observe(struct cairn_node *n)
@@ -229,9 +237,10 @@ static void stop_poll_cb(uv_timer_t *t)
 {
 	struct cairn_node *n = t->data;
 	uint64_t now = cairn_clock_now_ms();
-	bool handing_over = n->role == CAIRN_RAFT_LEADER && n->cfg.node_count > 1 &&
-			    n->write_error == 0 && now < n->stop_deadline_ms;
-	if (handing_over)
+	/* A leader that hands over stays until another leader is known: the
+	 * target needs its vote to win in a three-member cluster. */
+	bool other_leader = n->leader != CAIRN_RAFT_NONE && n->leader != n->id;
+	if (n->handing_over && !other_leader && now < n->stop_deadline_ms)
 		return;
 	if (n->raft != NULL && uv_is_active((uv_handle_t *)&n->tick_timer)) {
 		/* Raft traffic stops here; what was not handed to the storage
@@ -257,6 +266,7 @@ static void signal_cb(uv_signal_t *s, int signum)
 	n->stop_deadline_ms = cairn_clock_now_ms() + n->cfg.election_timeout_ms;
 	if (n->role == CAIRN_RAFT_LEADER && n->cfg.node_count > 1 && n->write_error == 0) {
 		int rv = cairn_raft_transfer_leadership(n->raft, CAIRN_RAFT_NONE);
+		n->handing_over = rv == 0;
 		if (rv == 0)
 			CAIRN_INFO("handing leadership over");
 		else
@@ -382,7 +392,7 @@ static int start(struct cairn_node *n, const char *config_path, uint64_t id,
 		snprintf(err, err_size, "data dir: bad path");
 		return CAIRN_ECONFIG;
 	}
-	snprintf(n->data_dir, sizeof n->data_dir, "%s", dir);
+	cairn_node_copy_text(n->data_dir, sizeof n->data_dir, dir);
 	cairn_log_set_node(id);
 	cairn_rand_seed(&n->rng, id ^ cairn_clock_now_ns());
 	init_handles(n);
@@ -450,7 +460,7 @@ int cairn_node_run(const char *config_path, uint64_t id, const char *data_dir_ov
 		fprintf(stderr, "cairnd: out of memory\n");
 		return CAIRN_NODE_EXIT_STARTUP;
 	}
-	char err[512] = "";
+	char err[8192] = "";
 	int rv = start(n, config_path, id, data_dir_override, err, sizeof err);
 	if (rv != 0) {
 		fprintf(stderr, "cairnd: %s\n", err[0] != '\0' ? err : cairn_strerror(rv));

@@ -89,6 +89,8 @@ struct cairn_node {
 	size_t n_peers;
 	struct peer_in *inbound; /* list of inbound peer connections */
 	size_t n_inbound;
+	uint64_t peer_evict_log_ms;
+	uint64_t client_evict_log_ms;
 
 	/* Last observed core state, for logging and leadership changes. */
 	enum cairn_raft_role role;
@@ -116,6 +118,7 @@ struct cairn_node {
 
 	/* Shutdown. */
 	bool stopping;
+	bool handing_over; /* stopping leader: wait for the next leader */
 	uint64_t stop_deadline_ms;
 	uv_timer_t stop_timer;
 	int exit_status;
@@ -134,6 +137,9 @@ int cairn_node_run(const char *config_path, uint64_t id, const char *data_dir_ov
 /* Derived cluster id: FNV-1a 64 over the sorted member ids, each as 8
  * big-endian bytes; never 0. Same members, same id, on every member. */
 uint64_t cairn_node_cluster_id(const struct cairn_config *cfg);
+
+/* Copy NUL-terminated src into dst of size bytes, cut to fit. */
+void cairn_node_copy_text(char *dst, size_t size, const char *src);
 
 /* Core state changed (role, term, leader): log and update the log context. */
 void cairn_node_observe(struct cairn_node *n);

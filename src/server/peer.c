@@ -195,8 +195,14 @@ static void on_peer_connection(uv_stream_t *server, int status)
 		}
 		if (victim == NULL)
 			victim = p;
-		CAIRN_WARN("peer port: %u connections, closing %s", (unsigned)CAIRN_PEER_CONNS_MAX,
-			   victim->conn.peer_name);
+		/* One line per second at most: a flood must not flood the log. */
+		uint64_t now = cairn_clock_now_ms();
+		if (now - n->peer_evict_log_ms >= 1000) {
+			n->peer_evict_log_ms = now;
+			CAIRN_WARN("peer port: at %u connections, closing the oldest that sent "
+				   "no HELLO (%s)",
+				   (unsigned)CAIRN_PEER_CONNS_MAX, victim->conn.peer_name);
+		}
 		cairn_conn_close(&victim->conn);
 	}
 }
@@ -272,7 +278,7 @@ static void connected_cb(uv_connect_t *req, int status)
 		return;
 	}
 	uv_tcp_nodelay(&o->conn.tcp, 1);
-	snprintf(o->conn.peer_name, sizeof o->conn.peer_name, "%s", peer->cfg->peer.text);
+	cairn_node_copy_text(o->conn.peer_name, sizeof o->conn.peer_name, peer->cfg->peer.text);
 	struct cairn_proto_hello h = {
 		.version = CAIRN_PROTO_VERSION, .cluster_id = n->cluster_id, .node_id = n->id};
 	cairn_buf_reset(&n->enc);

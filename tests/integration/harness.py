@@ -258,6 +258,13 @@ class Cluster:
                            stderr=subprocess.PIPE, timeout=timeout_ms / 1000 + 30)
         return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
+    def batch(self, lines, timeout_ms=5000):
+        """Run `cairn batch` over lines; returns (exit status, the output
+        lines: "CODE" or "0 VALUE" per input line)."""
+        rc, out, err = self.cli("batch", timeout_ms=timeout_ms,
+                                stdin="".join(l + "\n" for l in lines).encode())
+        return rc, out.decode().splitlines()
+
     def put(self, key, value, timeout_ms=5000):
         return self.cli("put", key, value, timeout_ms=timeout_ms)[0]
 
@@ -334,6 +341,12 @@ def cluster(start=True, **kw):
                 ok = True
                 raise
         yield c
+        # Stop the survivors the graceful way: each must exit 0, and the
+        # sanitizers (leak checks included) get to report at exit.
+        for node in c.nodes.values():
+            if node.alive():
+                status = node.terminate()
+                check(status == 0, "node %d exited %d on SIGTERM" % (node.id, status))
         bad = c.sanitizer_reports()
         check(not bad, "sanitizer reports in member logs: %s" % bad)
         ok = True

@@ -299,3 +299,60 @@ Test(cli, status_table_has_a_header_and_a_row_per_member)
 	cr_assert_eq(lines, 4);
 	cairn_buf_free(&b);
 }
+
+static int parse_line(struct cairn_cli_args *a, const char *text, char *err)
+{
+	static char line[256];
+	snprintf(line, sizeof(line), "%s", text);
+	memset(a, 0, sizeof(*a));
+	return cairn_cli_parse_line(line, a, err, 256);
+}
+
+Test(cli, batch_is_a_command)
+{
+	struct cairn_cli_args a;
+	char err[256];
+	cr_assert_eq(PARSE(&a, err, "cairn", "--timeout", "100", "batch"), 0);
+	cr_assert_eq(a.command, CAIRN_CLI_BATCH);
+	cr_assert_eq(PARSE(&a, err, "cairn", "batch", "x"), CAIRN_EINVAL);
+}
+
+Test(cli, batch_put_value_is_the_rest_of_the_line)
+{
+	struct cairn_cli_args a;
+	char err[256];
+	cr_assert_eq(parse_line(&a, "put k hello  world", err), 0);
+	cr_assert_eq(a.command, CAIRN_CLI_PUT);
+	cr_assert_str_eq(a.key, "k");
+	cr_assert_str_eq(a.value, "hello  world");
+	cr_assert_eq(parse_line(&a, "put k ", err), 0);
+	cr_assert_str_eq(a.value, "");
+}
+
+Test(cli, batch_lines_parse_get_del_and_cas)
+{
+	struct cairn_cli_args a;
+	char err[256];
+	cr_assert_eq(parse_line(&a, "get k", err), 0);
+	cr_assert_eq(a.command, CAIRN_CLI_GET);
+	cr_assert_str_eq(a.key, "k");
+	cr_assert_eq(parse_line(&a, "del k", err), 0);
+	cr_assert_eq(a.command, CAIRN_CLI_DEL);
+	cr_assert_eq(parse_line(&a, "cas k old new value", err), 0);
+	cr_assert_eq(a.command, CAIRN_CLI_CAS);
+	cr_assert_str_eq(a.expected, "old");
+	cr_assert_str_eq(a.value, "new value");
+}
+
+Test(cli, batch_lines_with_wrong_shapes_are_refused)
+{
+	struct cairn_cli_args a;
+	char err[256];
+	cr_assert_eq(parse_line(&a, "", err), CAIRN_EINVAL);
+	cr_assert_eq(parse_line(&a, "status", err), CAIRN_EINVAL);
+	cr_assert_eq(parse_line(&a, "get", err), CAIRN_EINVAL);
+	cr_assert_str_eq(err, "missing argument: expected get KEY");
+	cr_assert_eq(parse_line(&a, "get a b", err), CAIRN_EINVAL);
+	cr_assert_eq(parse_line(&a, "put k", err), CAIRN_EINVAL);
+	cr_assert_eq(parse_line(&a, "cas k old", err), CAIRN_EINVAL);
+}

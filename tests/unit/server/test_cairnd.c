@@ -116,7 +116,7 @@ static void run_cairnd(struct run *r, const char *const *args)
 		if (i == 999) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			cr_fail("cairnd did not exit");
+			cr_assert_fail("cairnd did not exit");
 		}
 		usleep(10000);
 	}
@@ -265,7 +265,7 @@ Test(cairnd, a_data_dir_of_another_cluster_is_refused_unchanged)
 	int status;
 	start_and_stop(one, "1", log, sizeof log, &status);
 	cr_assert_eq(status, 0, "%s", log);
-	char before[512], after[512], cmd[1024];
+	char before[300], after[300], cmd[2048];
 	snprintf(before, sizeof before, "%s/before", tmp);
 	snprintf(after, sizeof after, "%s/after", tmp);
 	snprintf(cmd, sizeof cmd,
