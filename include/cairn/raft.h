@@ -34,7 +34,13 @@
  * A leader's own AppendEntries go out in msgs while its disk write runs; the
  * leader counts itself towards a majority only after cairn_raft_persisted().
  * Writes handed out by successive Ready values must be made durable in order
- * (a FIFO storage thread does that).
+ * (a FIFO storage thread does that). A Ready with msgs_after_persist but
+ * nothing to write still queues behind the earlier writes: its messages go
+ * out once every write handed out before is durable. The messages that wait
+ * are VOTE, VOTE_REPLY and APPEND_REPLY.
+ *
+ * Between cairn_raft_ready() and cairn_raft_advance() only
+ * cairn_raft_status() and cairn_raft_has_ready() may be called (asserted).
  *
  * Ownership: every pointer inside a Ready (entries, payloads, messages) points
  * into memory owned by the core and stays valid until cairn_raft_advance() for
@@ -121,7 +127,8 @@ struct cairn_raft_msg {
 	 * from a leader under check-quorum. */
 	bool transfer;
 
-	/* *_REPLY: false = granted / success, true = rejected. */
+	/* *_REPLY: false = granted / success, true = rejected. Any reply with
+	 * reject set may just be telling a stale sender the current term. */
 	bool reject;
 
 	/* APPEND: the entries follow prev_index (whose term is prev_term).
@@ -134,7 +141,9 @@ struct cairn_raft_msg {
 	uint32_t n_entries;
 
 	/* APPEND_REPLY: on success, index is the highest index the follower
-	 * now holds matching the leader's log and has persisted. On reject,
+	 * now holds matching the leader's log and has persisted (the last
+	 * entry of the APPEND, or the follower's commit index when the APPEND
+	 * lies wholly below it). On reject,
 	 * index is the rejected prev_index, and the hint lets the leader jump
 	 * back over a whole conflicting term: hint_term is the follower's term
 	 * at the rejected position (0 if its log is shorter) and hint_index the
@@ -260,23 +269,36 @@ void cairn_raft_destroy(struct cairn_raft *r);
 /* One unit of abstract time. */
 void cairn_raft_tick(struct cairn_raft *r);
 
-/* Deliver a message addressed to this member. Messages from unknown
- * members or of an unknown type return CAIRN_EINVAL and change nothing. */
+/* Deliver a message addressed to this member. A message that cannot be
+ * valid (unknown sender or type, not addressed to us, term 0 on a request,
+ * APPEND entries not numbered prev_index + 1.. or with terms out of order,
+ * an APPEND_REPLY acknowledging more than the leader's log) returns
+ * CAIRN_EINVAL and changes nothing. Stale messages are not errors: they are
+ * answered with the current term or ignored, and return 0. CAIRN_ENOMEM if
+ * entries could not be copied (the message is then as if lost). */
 int cairn_raft_step(struct cairn_raft *r, const struct cairn_raft_msg *m);
 
-/* Append a NORMAL entry with a copy of data. On success *index is its log
- * index. Not the leader (or a transfer in progress): CAIRN_ENOTLEADER. Too
- * large: CAIRN_ETOOBIG. */
+/* Append a NORMAL entry with a copy of data (index may be NULL). On success
+ * *index is its log index; followers get it with the next Ready. Not the
+ * leader (or a transfer in progress): CAIRN_ENOTLEADER. len over
+ * CAIRN_ENTRY_BYTES_MAX: CAIRN_ETOOBIG. CAIRN_PROPOSALS_PENDING_MAX entries
+ * already past the applied index: CAIRN_EFULL. len > 0 with data NULL:
+ * CAIRN_EINVAL. */
 int cairn_raft_propose(struct cairn_raft *r, const void *data, uint32_t len, uint64_t *index);
 
 /* Ask for a linearizable read point. ctx is echoed in a later Ready's
- * reads[] (or reads_dropped[]). Not the leader: CAIRN_ENOTLEADER. Reads
- * waiting on one heartbeat round are confirmed together. */
+ * reads[] (or reads_dropped[]). Not the leader: CAIRN_ENOTLEADER; more than
+ * CAIRN_READS_PENDING_MAX reads outstanding: CAIRN_EFULL. Reads that arrive
+ * between two Ready calls share one heartbeat round; a new leader starts
+ * rounds only once it has committed an entry of its term (reads asked
+ * before wait for that). */
 int cairn_raft_read_index(struct cairn_raft *r, uint64_t ctx);
 
 /* Leader only: hand leadership to target (CAIRN_RAFT_NONE picks the most
  * up-to-date follower). Proposals are refused while the transfer runs; it is
- * abandoned after one election timeout. */
+ * abandoned after one election timeout. Not the leader: CAIRN_ENOTLEADER;
+ * target is this member or not a member: CAIRN_EINVAL; a cluster of one:
+ * CAIRN_EUNAVAIL. */
 int cairn_raft_transfer_leadership(struct cairn_raft *r, uint64_t target);
 
 bool cairn_raft_has_ready(const struct cairn_raft *r);

@@ -1,5 +1,6 @@
 /*
- * follower.c - the follower role: the AppendEntries receiver of Figure 2
+ * follower.c - the follower role (and becoming one): the AppendEntries
+ * receiver of Figure 2
  * (consistency check, conflict truncation, commit advance), heartbeats, and
  * the election timer (extended paper §5.2-§5.3).
  *
@@ -12,6 +13,28 @@
 
 #include "cairn/errors.h"
 #include "raft/internal.h"
+
+void raft_become_follower(struct cairn_raft *r, uint64_t term, uint64_t leader)
+{
+	assert(term >= r->term);
+	if (r->role == CAIRN_RAFT_LEADER)
+		raft_drop_reads(r);
+	if (term > r->term) {
+		r->term = term;
+		r->vote = CAIRN_RAFT_NONE;
+	}
+	r->role = CAIRN_RAFT_FOLLOWER;
+	r->step = raft_step_follower;
+	r->tick = raft_tick_follower;
+	r->leader = leader;
+	r->transfer_target = CAIRN_RAFT_NONE;
+	r->read_round_pending = false;
+	r->append_pending = false;
+	/* The election timer runs on (Figure 2): only a leader's message, a
+	 * granted vote or a campaign resets it. A term bump by a candidate we
+	 * refuse must not, or a member with a stale log and a fast clock could
+	 * keep the whole cluster from ever electing anyone. */
+}
 
 static void reply_append(struct cairn_raft *r, const struct cairn_raft_msg *m, bool reject,
 			 uint64_t index, uint64_t hint_term, uint64_t hint_index)
@@ -115,11 +138,11 @@ int raft_step_follower(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	switch (m->type) {
 	case CAIRN_RAFT_MSG_APPEND:
 		r->leader = m->from;
-		r->election_elapsed = 0;
+		raft_reset_election_timer(r);
 		return raft_handle_append(r, m);
 	case CAIRN_RAFT_MSG_HEARTBEAT:
 		r->leader = m->from;
-		r->election_elapsed = 0;
+		raft_reset_election_timer(r);
 		raft_handle_heartbeat(r, m);
 		return 0;
 	case CAIRN_RAFT_MSG_PREVOTE:

@@ -5,8 +5,8 @@
  * what each role needs: election tallies, the leader's progress of every
  * member, ReadIndex rounds and a leadership transfer, and the output queues
  * a Ready is made of. The role is a pair of function pointers (step, tick)
- * swapped by the raft_become_* functions (raft.c); each role's file
- * (follower.c, candidate.c, leader.c) supplies its pair.
+ * swapped by the raft_become_* functions; each role's file (follower.c,
+ * candidate.c, leader.c) supplies its pair and its raft_become_*.
  */
 #ifndef CAIRN_RAFT_INTERNAL_H
 #define CAIRN_RAFT_INTERNAL_H
@@ -114,28 +114,33 @@ struct cairn_raft {
 /* raft.c: shared machinery. */
 size_t raft_slot(const struct cairn_raft *r, uint64_t id); /* n_members if unknown */
 size_t raft_quorum(const struct cairn_raft *r);
+/* Queue m (from and entries filled in) in the Ready's msgs or, for VOTE,
+ * VOTE_REPLY and APPEND_REPLY, msgs_after_persist. */
 void raft_send(struct cairn_raft *r, struct cairn_raft_msg *m);
+/* Restart the election timer with a new draw from [T, 2T). */
 void raft_reset_election_timer(struct cairn_raft *r);
+/* A leader was heard from within the last T ticks (check-quorum's lease,
+ * pre-vote's stickiness). */
 bool raft_in_lease(const struct cairn_raft *r);
-void raft_become_follower(struct cairn_raft *r, uint64_t term, uint64_t leader);
-void raft_become_pre_candidate(struct cairn_raft *r);
-void raft_become_candidate(struct cairn_raft *r, bool transfer);
-void raft_become_leader(struct cairn_raft *r);
-void raft_campaign(struct cairn_raft *r);
-int raft_handle_vote_request(struct cairn_raft *r, const struct cairn_raft_msg *m);
-void raft_drop_reads(struct cairn_raft *r);
 
 /* follower.c */
+void raft_become_follower(struct cairn_raft *r, uint64_t term, uint64_t leader);
 int raft_step_follower(struct cairn_raft *r, const struct cairn_raft_msg *m);
 void raft_tick_follower(struct cairn_raft *r);
 int raft_handle_append(struct cairn_raft *r, const struct cairn_raft_msg *m);
 void raft_handle_heartbeat(struct cairn_raft *r, const struct cairn_raft_msg *m);
 
 /* candidate.c */
+void raft_become_pre_candidate(struct cairn_raft *r);
+void raft_become_candidate(struct cairn_raft *r, bool transfer);
+void raft_campaign(struct cairn_raft *r); /* pre-vote first when configured */
+int raft_handle_vote_request(struct cairn_raft *r, const struct cairn_raft_msg *m);
 int raft_step_candidate(struct cairn_raft *r, const struct cairn_raft_msg *m);
 void raft_tick_candidate(struct cairn_raft *r);
 
 /* leader.c */
+void raft_become_leader(struct cairn_raft *r);
+void raft_drop_reads(struct cairn_raft *r); /* waiting reads -> reads_dropped */
 int raft_step_leader(struct cairn_raft *r, const struct cairn_raft_msg *m);
 void raft_tick_leader(struct cairn_raft *r);
 void raft_leader_start(struct cairn_raft *r);

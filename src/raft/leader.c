@@ -126,6 +126,17 @@ static uint64_t quorum_value(const struct cairn_raft *r, uint64_t *values)
 
 /* ---- ReadIndex (thesis §6.4) -------------------------------------------- */
 
+void raft_drop_reads(struct cairn_raft *r)
+{
+	/* Capacity for this was reserved when each read was accepted. */
+	assert(r->n_reads_dropped + r->n_reads_wait <= r->cap_reads_dropped ||
+	       r->n_reads_wait == 0);
+	for (size_t i = 0; i < r->n_reads_wait; i++)
+		r->reads_dropped[r->n_reads_dropped++] = r->reads_wait[i].ctx;
+	r->n_reads_wait = 0;
+	r->read_round_pending = false;
+}
+
 /* Confirm every waiting read whose round a majority has answered. */
 static void confirm_reads(struct cairn_raft *r)
 {
@@ -249,6 +260,17 @@ void raft_leader_persisted(struct cairn_raft *r)
 }
 
 /* ---- becoming leader, proposing, transferring -------------------------- */
+
+void raft_become_leader(struct cairn_raft *r)
+{
+	assert(r->role == CAIRN_RAFT_CANDIDATE);
+	assert(r->vote == r->id);
+	r->role = CAIRN_RAFT_LEADER;
+	r->step = raft_step_leader;
+	r->tick = raft_tick_leader;
+	r->leader = r->id;
+	raft_leader_start(r);
+}
 
 void raft_leader_start(struct cairn_raft *r)
 {

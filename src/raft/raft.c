@@ -1,7 +1,7 @@
 /*
- * raft.c - the Raft core's entry points: create/destroy, the term rules
- * every message passes before its role sees it, role changes, and the
- * Ready/Advance/persisted protocol (extended paper Figure 2 "Rules for
+ * raft.c - the Raft core's entry points: create/destroy and restore, the
+ * term rules every message passes before its role sees it, the output
+ * queues, and the Ready/Advance/persisted protocol (extended paper Figure 2 "Rules for
  * Servers"; thesis §3.4, §9.6 for pre-vote, §6.4 for reads).
  *
  * Every message first meets the term rules here: a higher term makes this
@@ -188,6 +188,7 @@ int cairn_raft_create(struct cairn_raft **out, const struct cairn_raft_config *c
 	}
 	r->hs_handed = (struct cairn_raft_hard_state){r->term, r->vote, r->log.commit};
 	raft_become_follower(r, r->term, CAIRN_RAFT_NONE);
+	raft_reset_election_timer(r);
 	*out = r;
 	return 0;
 }
@@ -252,7 +253,7 @@ void raft_send(struct cairn_raft *r, struct cairn_raft_msg *m)
 	(void)msgq_push(q, m, last_term);
 }
 
-/* ---- roles -------------------------------------------------------------- */
+/* ---- timers ------------------------------------------------------------- */
 
 void raft_reset_election_timer(struct cairn_raft *r)
 {
@@ -267,149 +268,6 @@ void raft_reset_election_timer(struct cairn_raft *r)
 bool raft_in_lease(const struct cairn_raft *r)
 {
 	return r->leader != CAIRN_RAFT_NONE && r->election_elapsed < r->election_ticks;
-}
-
-void raft_drop_reads(struct cairn_raft *r)
-{
-	/* Capacity for this was reserved when each read was accepted. */
-	assert(r->n_reads_dropped + r->n_reads_wait <= r->cap_reads_dropped ||
-	       r->n_reads_wait == 0);
-	for (size_t i = 0; i < r->n_reads_wait; i++)
-		r->reads_dropped[r->n_reads_dropped++] = r->reads_wait[i].ctx;
-	r->n_reads_wait = 0;
-	r->read_round_pending = false;
-}
-
-void raft_become_follower(struct cairn_raft *r, uint64_t term, uint64_t leader)
-{
-	assert(term >= r->term);
-	if (r->role == CAIRN_RAFT_LEADER)
-		raft_drop_reads(r);
-	if (term > r->term) {
-		r->term = term;
-		r->vote = CAIRN_RAFT_NONE;
-	}
-	r->role = CAIRN_RAFT_FOLLOWER;
-	r->step = raft_step_follower;
-	r->tick = raft_tick_follower;
-	r->leader = leader;
-	r->transfer_target = CAIRN_RAFT_NONE;
-	r->read_round_pending = false;
-	r->append_pending = false;
-	raft_reset_election_timer(r);
-}
-
-static void reset_votes(struct cairn_raft *r)
-{
-	memset(r->votes, 0, sizeof(r->votes));
-	r->votes[raft_slot(r, r->id)] = RAFT_VOTE_GRANTED;
-}
-
-static bool won(const struct cairn_raft *r)
-{
-	size_t granted = 0;
-	for (size_t i = 0; i < r->n_members; i++)
-		granted += r->votes[i] == RAFT_VOTE_GRANTED;
-	return granted >= raft_quorum(r);
-}
-
-static void request_votes(struct cairn_raft *r, uint8_t type, uint64_t term, bool transfer)
-{
-	for (size_t i = 0; i < r->n_members; i++) {
-		if (r->members[i] == r->id)
-			continue;
-		struct cairn_raft_msg m = {
-			.type = type,
-			.to = r->members[i],
-			.term = term,
-			.last_log_index = raft_log_last_index(&r->log),
-			.last_log_term = raft_log_last_term(&r->log),
-			.transfer = transfer,
-		};
-		raft_send(r, &m);
-	}
-}
-
-/* Thesis §9.6: ask whether we could win before disturbing anyone's term. */
-void raft_become_pre_candidate(struct cairn_raft *r)
-{
-	assert(r->role != CAIRN_RAFT_LEADER);
-	r->role = CAIRN_RAFT_PRE_CANDIDATE;
-	r->step = raft_step_candidate;
-	r->tick = raft_tick_candidate;
-	r->leader = CAIRN_RAFT_NONE;
-	raft_reset_election_timer(r);
-	reset_votes(r);
-	if (won(r)) {
-		raft_become_candidate(r, false);
-		return;
-	}
-	request_votes(r, CAIRN_RAFT_MSG_PREVOTE, r->term + 1, false);
-}
-
-/* Figure 2, Candidates: increment term, vote for self, ask everyone. */
-void raft_become_candidate(struct cairn_raft *r, bool transfer)
-{
-	assert(r->role != CAIRN_RAFT_LEADER);
-	r->term++;
-	r->vote = r->id;
-	r->role = CAIRN_RAFT_CANDIDATE;
-	r->step = raft_step_candidate;
-	r->tick = raft_tick_candidate;
-	r->leader = CAIRN_RAFT_NONE;
-	raft_reset_election_timer(r);
-	reset_votes(r);
-	if (won(r)) {
-		raft_become_leader(r);
-		return;
-	}
-	request_votes(r, CAIRN_RAFT_MSG_VOTE, r->term, transfer);
-}
-
-void raft_become_leader(struct cairn_raft *r)
-{
-	assert(r->role == CAIRN_RAFT_CANDIDATE);
-	assert(r->vote == r->id);
-	r->role = CAIRN_RAFT_LEADER;
-	r->step = raft_step_leader;
-	r->tick = raft_tick_leader;
-	r->leader = r->id;
-	raft_leader_start(r);
-}
-
-void raft_campaign(struct cairn_raft *r)
-{
-	if (r->pre_vote)
-		raft_become_pre_candidate(r);
-	else
-		raft_become_candidate(r, false);
-}
-
-/* Figure 2 RequestVote receiver, with pre-vote (thesis §9.6): grant only to
- * an up-to-date log, once per term for real votes, and a pre-vote only when
- * no leader was heard from within the election timeout. */
-int raft_handle_vote_request(struct cairn_raft *r, const struct cairn_raft_msg *m)
-{
-	bool pre = m->type == CAIRN_RAFT_MSG_PREVOTE;
-	assert(pre || m->term == r->term);
-	bool can_vote = r->vote == m->from ||
-			(r->vote == CAIRN_RAFT_NONE && r->leader == CAIRN_RAFT_NONE) ||
-			(pre && m->term > r->term);
-	if (pre && raft_in_lease(r))
-		can_vote = false;
-	bool grant = can_vote && raft_log_up_to_date(&r->log, m->last_log_index, m->last_log_term);
-	struct cairn_raft_msg reply = {
-		.type = pre ? CAIRN_RAFT_MSG_PREVOTE_REPLY : CAIRN_RAFT_MSG_VOTE_REPLY,
-		.to = m->from,
-		.term = grant ? m->term : r->term,
-		.reject = !grant,
-	};
-	if (grant && !pre) {
-		r->vote = m->from;
-		r->election_elapsed = 0;
-	}
-	raft_send(r, &reply);
-	return 0;
 }
 
 /* ---- step --------------------------------------------------------------- */

@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,6 +149,7 @@ void net_free(struct net *net)
 		free(nd->pending);
 	}
 	msgs_free(&net->q);
+	free(net->trace);
 	free(net);
 }
 
@@ -268,6 +270,62 @@ static bool matches(const struct tmsg *t, int type, uint64_t to)
 	return (type == 0 || t->m.type == type) && (to == 0 || t->m.to == to);
 }
 
+static void trace_msg(struct net *net, const struct cairn_raft_msg *m)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), "%lu->%lu %s t%lu", (unsigned long)m->from,
+			 (unsigned long)m->to, cairn_raft_msg_name(m->type),
+			 (unsigned long)m->term);
+	switch (m->type) {
+	case CAIRN_RAFT_MSG_PREVOTE:
+	case CAIRN_RAFT_MSG_VOTE:
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " last=%lu/%lu",
+			      (unsigned long)m->last_log_index, (unsigned long)m->last_log_term);
+		break;
+	case CAIRN_RAFT_MSG_APPEND:
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " prev=%lu/%lu n=%u commit=%lu",
+			      (unsigned long)m->prev_index, (unsigned long)m->prev_term,
+			      m->n_entries, (unsigned long)m->commit);
+		break;
+	case CAIRN_RAFT_MSG_APPEND_REPLY:
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " index=%lu",
+			      (unsigned long)m->index);
+		if (m->reject)
+			n += snprintf(line + n, sizeof(line) - (size_t)n, " hint=%lu/%lu",
+				      (unsigned long)m->hint_term, (unsigned long)m->hint_index);
+		break;
+	case CAIRN_RAFT_MSG_HEARTBEAT:
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " commit=%lu read=%lu",
+			      (unsigned long)m->commit, (unsigned long)m->read_seq);
+		break;
+	case CAIRN_RAFT_MSG_HEARTBEAT_REPLY:
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " read=%lu",
+			      (unsigned long)m->read_seq);
+		break;
+	default:
+		break;
+	}
+	if (m->reject && m->type != CAIRN_RAFT_MSG_APPEND_REPLY)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " reject");
+	n += snprintf(line + n, sizeof(line) - (size_t)n, "\n");
+	net->trace = xrealloc(net->trace, net->trace_len + (size_t)n + 1);
+	memcpy(net->trace + net->trace_len, line, (size_t)n + 1);
+	net->trace_len += (size_t)n;
+}
+
+void net_trace_start(struct net *net)
+{
+	net->tracing = true;
+	net->trace_len = 0;
+	net->trace = xrealloc(net->trace, 1);
+	net->trace[0] = '\0';
+}
+
+const char *net_trace(struct net *net)
+{
+	return net->trace != NULL ? net->trace : "";
+}
+
 static void deliver_at(struct net *net, size_t i)
 {
 	struct tmsg t = net->q.v[i];
@@ -275,6 +333,8 @@ static void deliver_at(struct net *net, size_t i)
 	net->q.n--;
 	uint64_t to = t.m.to;
 	if (!net->cut[t.m.from][to] && !net_node(net, to)->down) {
+		if (net->tracing)
+			trace_msg(net, &t.m);
 		int rv = cairn_raft_step(net_core(net, to), &t.m);
 		cr_assert_eq(rv, 0, "step %s %lu->%lu: %d", cairn_raft_msg_name(t.m.type),
 			     (unsigned long)t.m.from, (unsigned long)to, rv);

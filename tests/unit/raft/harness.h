@@ -75,6 +75,9 @@ struct net {
 	bool cut[NET_MAX + 1][NET_MAX + 1]; /* cut[from][to] drops messages */
 	struct tmsgs q;                     /* sent, not yet delivered */
 	size_t delivered;                   /* step() calls made */
+	char *trace;                        /* one line per delivered message */
+	size_t trace_len;
+	bool tracing;
 	size_t sent_by_type[CAIRN_RAFT_MSG_TYPE_MAX + 1];
 };
 
@@ -139,6 +142,11 @@ void net_preload(struct net *net, uint64_t id, uint64_t term, uint64_t vote, con
 
 /* Deliver messages one by one until member id has the role (asserts). */
 void net_until_role(struct net *net, uint64_t id, enum cairn_raft_role role);
+
+/* Start recording each delivered message as a line of text; net_trace()
+ * returns what was recorded (owned by net). */
+void net_trace_start(struct net *net);
+const char *net_trace(struct net *net);
 
 /* Inject a message built by the test (from/to/term set by the caller). */
 int net_step(struct net *net, const struct cairn_raft_msg *m);

@@ -332,3 +332,100 @@ Test(election, rejected_majority_sends_candidate_back_to_follower)
 	cr_assert_eq(net_term(net, 1), 2);
 	net_free(net);
 }
+
+Test(election, follower_times_out_despite_a_stale_candidates_term_bumps)
+{
+	struct net *net = net_new(3);
+	net->cfg.pre_vote = false;
+	net->cfg.check_quorum = false;
+	uint64_t terms[] = {1, 1};
+	net_preload(net, 1, 1, 0, terms, 2);
+	net_start(net);
+	/* 3 has an empty log and campaigns every 5 ticks: 1 refuses it each
+	 * time, and its own timer (10..19 ticks) must still run out. */
+	uint64_t term = 1;
+	for (int tick = 1; tick <= 20 && net_role(net, 1) == CAIRN_RAFT_FOLLOWER; tick++) {
+		if (tick % 5 == 0) {
+			struct cairn_raft_msg m = {
+				.type = CAIRN_RAFT_MSG_VOTE, .from = 3, .to = 1, .term = ++term};
+			net_step(net, &m);
+			cr_assert(net_find(net, CAIRN_RAFT_MSG_VOTE_REPLY, 3, 0)->m.reject);
+			net_drop_all(net);
+		}
+		net_tick(net, 1);
+	}
+	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_CANDIDATE);
+	net_free(net);
+}
+
+Test(election, pre_candidate_adopts_the_term_of_a_refusal_from_a_later_term)
+{
+	struct net *net = net_new(3);
+	net_start(net);
+	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
+		net_tick(net, 1);
+	net_drop_all(net);
+	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_PRE_CANDIDATE);
+	struct cairn_raft_msg no = {.type = CAIRN_RAFT_MSG_PREVOTE_REPLY,
+				    .from = 2,
+				    .to = 1,
+				    .term = 4,
+				    .reject = true};
+	net_step(net, &no);
+	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_FOLLOWER);
+	cr_assert_eq(net_term(net, 1), 4);
+	net_free(net);
+}
+
+Test(election, granted_pre_vote_moves_no_term_until_the_real_campaign)
+{
+	struct net *net = net_new(5);
+	net_start(net);
+	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
+		net_tick(net, 1);
+	net_drop_all(net);
+	struct cairn_raft_msg yes = {
+		.type = CAIRN_RAFT_MSG_PREVOTE_REPLY, .from = 2, .to = 1, .term = 1};
+	net_step(net, &yes);
+	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_PRE_CANDIDATE, "two of five");
+	cr_assert_eq(net_term(net, 1), 0);
+	yes.from = 3;
+	net_step(net, &yes);
+	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_CANDIDATE);
+	cr_assert_eq(net_term(net, 1), 1);
+	net_free(net);
+}
+
+Test(election, leader_under_check_quorum_ignores_a_higher_term_vote)
+{
+	struct net *net = net_new(3);
+	net_start(net);
+	net_elect(net, 1);
+	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_VOTE,
+				   .from = 3,
+				   .to = 1,
+				   .term = 9,
+				   .last_log_index = 50,
+				   .last_log_term = 50};
+	net_step(net, &m);
+	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_LEADER);
+	cr_assert_eq(net_term(net, 1), 1);
+	net_free(net);
+}
+
+Test(election, timeout_now_campaign_skips_pre_vote)
+{
+	struct net *net = net_new(3);
+	net_start(net);
+	net_elect(net, 1);
+	struct cairn_raft_msg m = {
+		.type = CAIRN_RAFT_MSG_TIMEOUT_NOW, .from = 1, .to = 2, .term = 1};
+	net_step(net, &m);
+	cr_assert_eq(net_role(net, 2), CAIRN_RAFT_CANDIDATE);
+	cr_assert_eq(net_term(net, 2), 2);
+	net_persist(net, 2);
+	struct tmsg *vote = net_find(net, CAIRN_RAFT_MSG_VOTE, 3, 0);
+	cr_assert(vote != NULL);
+	cr_assert(vote->m.transfer);
+	net_free(net);
+}
