@@ -125,10 +125,18 @@ static void rearm(struct cairn_net_conn *c)
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct cairn_net_conn *c = h->data;
+	size_t want = CAIRN_NET_READ_CHUNK_BYTES;
 	(void)suggested;
+	/* Room for the rest of a large partial frame at once (its length
+	 * was checked against the limit when its prefix came in). */
+	if (c->rbuf.len >= CAIRN_NET_PREFIX_BYTES) {
+		size_t frame_bytes = CAIRN_NET_PREFIX_BYTES + cairn_get_be32(c->rbuf.data);
+		if (frame_bytes > c->rbuf.len + want)
+			want = frame_bytes - c->rbuf.len;
+	}
 	/* Refused growth (cap or memory) leaves what room there is; none at
 	 * all makes libuv report UV_ENOBUFS, which closes the connection. */
-	(void)cairn_buf_reserve(&c->rbuf, CAIRN_NET_READ_CHUNK_BYTES);
+	(void)cairn_buf_reserve(&c->rbuf, want);
 	buf->base = (char *)c->rbuf.data + c->rbuf.len;
 	buf->len = c->rbuf.cap - c->rbuf.len;
 }
@@ -160,7 +168,8 @@ static bool deliver(struct cairn_net_conn *c)
 	}
 	if (c->closing)
 		return false;
-	cairn_buf_consume(&c->rbuf, off);
+	if (off > 0)
+		cairn_buf_consume(&c->rbuf, off);
 	if (c->rbuf.len == 0 && c->rbuf.cap > KEEP_BYTES_MAX)
 		cairn_buf_free(&c->rbuf);
 	return true;

@@ -14,7 +14,8 @@
  * completes, everything queued meanwhile goes out in one uv_write, so a
  * burst of frames becomes one system call. The queue is bounded: a send
  * that would take it over sendq_bytes_max drops the connection instead of
- * growing memory (a reader that slow is treated as gone).
+ * growing memory (a reader that slow is treated as gone); optionally, so
+ * does a send that finds a write stuck for write_timeout_ms.
  *
  * Listener: binds exactly the address given ("IPv4:PORT", "[IPv6]:PORT" or
  * "host:PORT", the first address the name resolves to), accepts up to
@@ -28,6 +29,12 @@
  * frame (the HELLO) first on every connection, and reconnects after any
  * failure with exponential backoff and jitter from a seed. Sending on a link
  * that is down drops the frame (Raft retransmits) and says so.
+ *
+ * A member typically runs one listener for peers (frames decoded with
+ * cairn_proto_decode_peer, the first being the HELLO that says who is
+ * calling), one for clients (requests in, replies out on the same
+ * connection), and one link per other member for everything it sends to
+ * that member. Everything here runs on the loop's thread only.
  *
  * Conventions, as libuv's: the caller allocates listeners and links; every
  * struct has void *data for the owner; callbacks end in _cb; a function that

@@ -211,6 +211,19 @@ static int rd_finish(struct rd *r)
 	return r->p == r->end ? 0 : fail(r, "trailing bytes after the message");
 }
 
+int cairn_proto_frame_split(const uint8_t *p, size_t avail, size_t *body_len)
+{
+	if (avail < CAIRN_PROTO_PREFIX_BYTES)
+		return 0;
+	uint32_t len = cairn_get_be32(p);
+	if (len == 0 || len > CAIRN_FRAME_BYTES_MAX)
+		return CAIRN_EPROTO;
+	if (avail - CAIRN_PROTO_PREFIX_BYTES < len)
+		return 0;
+	*body_len = len;
+	return 1;
+}
+
 /* ---- Peer frames -------------------------------------------------------- */
 
 static int rd_entry(struct rd *r, const struct cairn_raft_msg *m, uint64_t prev_term,
@@ -279,7 +292,11 @@ static int rd_raft_fields(struct rd *r, struct cairn_proto_peer *out)
 	case CAIRN_RAFT_MSG_PREVOTE:
 	case CAIRN_RAFT_MSG_VOTE:
 		rv = rd_u64(r, &m->last_log_index);
-		return rv != 0 ? rv : rd_u64(r, &m->last_log_term);
+		if (rv == 0)
+			rv = rd_u64(r, &m->last_log_term);
+		if (rv == 0 && m->type == CAIRN_RAFT_MSG_VOTE)
+			rv = rd_bool(r, &m->transfer);
+		return rv;
 	case CAIRN_RAFT_MSG_PREVOTE_REPLY:
 	case CAIRN_RAFT_MSG_VOTE_REPLY:
 		return rd_bool(r, &m->reject);

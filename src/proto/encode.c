@@ -140,6 +140,8 @@ static void enc_raft_fields(struct enc *e, const struct cairn_raft_msg *m)
 	case CAIRN_RAFT_MSG_VOTE:
 		enc_u64(e, m->last_log_index);
 		enc_u64(e, m->last_log_term);
+		if (m->type == CAIRN_RAFT_MSG_VOTE)
+			enc_bool(e, m->transfer);
 		break;
 	case CAIRN_RAFT_MSG_PREVOTE_REPLY:
 	case CAIRN_RAFT_MSG_VOTE_REPLY:

@@ -8,7 +8,7 @@
 const uint8_t cairn_proto__raft_elems[CAIRN_RAFT_MSG_TYPE_MAX + 1] = {
 	[CAIRN_RAFT_MSG_PREVOTE] = 6,       /* from, to, term, last_log_index, last_log_term */
 	[CAIRN_RAFT_MSG_PREVOTE_REPLY] = 5, /* from, to, term, reject */
-	[CAIRN_RAFT_MSG_VOTE] = 6,          /* as PREVOTE */
+	[CAIRN_RAFT_MSG_VOTE] = 7,          /* as PREVOTE, then transfer */
 	[CAIRN_RAFT_MSG_VOTE_REPLY] = 5,    /* as PREVOTE_REPLY */
 	[CAIRN_RAFT_MSG_APPEND] = 8, /* from, to, term, prev_index, prev_term, commit, entries */
 	[CAIRN_RAFT_MSG_APPEND_REPLY] =

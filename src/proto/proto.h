@@ -17,7 +17,9 @@
  * Peer port (member to member). Node ids are 1..CAIRN_NODE_ID_MAX.
  *   HELLO          [16, version u, cluster_id u, node_id u]
  *                  the first frame a connecting member sends on a link.
- *   PREVOTE, VOTE  [t, from, to, term, last_log_index, last_log_term]
+ *   PREVOTE        [1, from, to, term, last_log_index, last_log_term]
+ *   VOTE           [3, from, to, term, last_log_index, last_log_term,
+ *                   transfer bool]  (transfer: started by TIMEOUT_NOW)
  *   PREVOTE_REPLY, VOTE_REPLY
  *                  [t, from, to, term, reject bool]
  *   APPEND         [5, from, to, term, prev_index, prev_term, commit,
@@ -132,12 +134,13 @@ enum cairn_proto_code {
 	CAIRN_PROTO_NOT_FOUND = 1,
 	/* CAS: the current value differs from expected; nothing changed. */
 	CAIRN_PROTO_CAS_MISMATCH = 2,
-	/* This member does not lead (leader hint attached when known). A
-	 * write it had already proposed may still take effect: retry it at
-	 * the leader with the same client_id and seq, which makes the retry
-	 * safe (it returns the first result instead of applying twice). */
+	/* This member does not lead (leader hint attached when known), and
+	 * this request took no effect through it: retry at the leader. */
 	CAIRN_PROTO_NOT_LEADER = 3,
-	/* Certainly not applied: no quorum, shutting down, ... */
+	/* Not applied by this member. A read took no effect; for a write the
+	 * outcome may be unknown (it was proposed, then leadership was lost,
+	 * the member stopped or its storage failed): retry with the same
+	 * client_id and seq, which returns the first result if it did apply. */
 	CAIRN_PROTO_UNAVAILABLE = 4,
 	/* Overloaded (a queue is full): certainly not applied; retry later. */
 	CAIRN_PROTO_BUSY = 5,
@@ -145,6 +148,13 @@ enum cairn_proto_code {
 	CAIRN_PROTO_BAD_REQUEST = 6,
 };
 #define CAIRN_PROTO_CODE_MAX CAIRN_PROTO_BAD_REQUEST
+
+/* For readers outside src/net (the client library): is there a whole frame
+ * at the start of the avail bytes at p? Returns 1 and sets *body_len (the
+ * body is at p + CAIRN_PROTO_PREFIX_BYTES), 0 when more bytes are needed,
+ * or CAIRN_EPROTO when the length prefix is 0 or over CAIRN_FRAME_BYTES_MAX
+ * (close the connection). */
+int cairn_proto_frame_split(const uint8_t *p, size_t avail, size_t *body_len);
 
 /* "ok", "not-found", ... ; "unknown" for any other value. Never NULL. */
 const char *cairn_proto_code_name(int code);

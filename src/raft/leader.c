@@ -59,7 +59,7 @@ static bool send_append(struct cairn_raft *r, struct raft_progress *pr, bool all
 	};
 	raft_send(r, &m);
 	raft_progress_sent(pr, prev + n, n);
-	pr->commit_sent = l->commit;
+	pr->commit_sent = l->commit < prev + n ? l->commit : prev + n;
 	return true;
 }
 
@@ -70,14 +70,40 @@ static void send_all(struct cairn_raft *r, struct raft_progress *pr)
 	}
 }
 
-/* Entries pr lacks, or else the commit index if pr has not been told it. */
+/* The commit index pr could learn from a heartbeat now. */
+static uint64_t commit_for(const struct cairn_raft *r, const struct raft_progress *pr)
+{
+	return pr->match < r->log.commit ? pr->match : r->log.commit;
+}
+
+/* A heartbeat tells a follower the commit index only as far as it is known
+ * to hold the log (§5.3: it must never commit past what matches), and the
+ * ReadIndex round in progress. Its answer needs no disk write on the
+ * follower, unlike an AppendEntries acknowledgement. */
+static void send_heartbeat(struct cairn_raft *r, struct raft_progress *pr)
+{
+	assert(pr->id != r->id);
+	struct cairn_raft_msg m = {
+		.type = CAIRN_RAFT_MSG_HEARTBEAT,
+		.to = pr->id,
+		.term = r->term,
+		.commit = commit_for(r, pr),
+		.read_seq = r->read_seq,
+	};
+	raft_send(r, &m);
+	pr->commit_sent = m.commit;
+}
+
+/* Entries pr lacks; else, if the commit index moved since pr was last told,
+ * a heartbeat carrying it (so followers apply without waiting for the
+ * heartbeat tick, and without a disk write for an empty AppendEntries). */
 static void send_updates(struct cairn_raft *r, struct raft_progress *pr)
 {
 	bool sent = false;
 	while (send_append(r, pr, false))
 		sent = true;
-	if (!sent && pr->commit_sent < r->log.commit)
-		send_append(r, pr, true);
+	if (!sent && commit_for(r, pr) > pr->commit_sent)
+		send_heartbeat(r, pr);
 }
 
 static void broadcast_append(struct cairn_raft *r)
@@ -89,19 +115,9 @@ static void broadcast_append(struct cairn_raft *r)
 
 static void broadcast_heartbeat(struct cairn_raft *r)
 {
-	for (size_t i = 0; i < r->n_members; i++) {
-		const struct raft_progress *pr = &r->prs[i];
-		if (pr->id == r->id)
-			continue;
-		struct cairn_raft_msg m = {
-			.type = CAIRN_RAFT_MSG_HEARTBEAT,
-			.to = pr->id,
-			.term = r->term,
-			.commit = pr->match < r->log.commit ? pr->match : r->log.commit,
-			.read_seq = r->read_seq,
-		};
-		raft_send(r, &m);
-	}
+	for (size_t i = 0; i < r->n_members; i++)
+		if (r->members[i] != r->id)
+			send_heartbeat(r, &r->prs[i]);
 }
 
 static void send_timeout_now(struct cairn_raft *r, uint64_t to)
@@ -261,6 +277,16 @@ void raft_leader_persisted(struct cairn_raft *r)
 
 /* ---- becoming leader, proposing, transferring -------------------------- */
 
+/* The no-op lets this term commit (and so commit all before it, and start
+ * serving reads). Without memory for it, the leader tick tries again. */
+static void append_noop(struct cairn_raft *r)
+{
+	if (raft_log_last_term(&r->log) == r->term)
+		return;
+	if (raft_log_append(&r->log, r->term, CAIRN_RAFT_ENTRY_NOOP, NULL, 0) == 0)
+		r->append_pending = true;
+}
+
 void raft_become_leader(struct cairn_raft *r)
 {
 	assert(r->role == CAIRN_RAFT_CANDIDATE);
@@ -290,9 +316,7 @@ void raft_leader_start(struct cairn_raft *r)
 	r->heartbeat_elapsed = 0;
 	r->election_elapsed = 0;
 	assert(r->n_reads_wait == 0);
-	/* The no-op lets this term commit (and so commit all before it). */
-	int rv = raft_log_append(&r->log, r->term, CAIRN_RAFT_ENTRY_NOOP, NULL, 0);
-	(void)rv; /* without memory the first proposal carries the term instead */
+	append_noop(r);
 	broadcast_append(r);
 }
 
@@ -375,6 +399,8 @@ static void handle_append_reply(struct cairn_raft *r, struct raft_progress *pr,
 {
 	uint64_t last = raft_log_last_index(&r->log);
 	if (m->reject) {
+		if (m->index > last)
+			return; /* about a longer log we had in an older term */
 		if (raft_progress_rejected(pr, m->index, next_from_hint(r, m)))
 			send_append(r, pr, true);
 		return;
@@ -406,7 +432,10 @@ int raft_step_leader(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	struct raft_progress *pr = &r->prs[raft_slot(r, m->from)];
 	switch (m->type) {
 	case CAIRN_RAFT_MSG_APPEND_REPLY:
-		if (m->index > raft_log_last_index(&r->log))
+		/* We never sent what this would acknowledge. A rejection that
+		 * far out is an answer to an APPEND we sent as leader of an
+		 * earlier term, and is handled (ignored) below. */
+		if (!m->reject && m->index > raft_log_last_index(&r->log))
 			return CAIRN_EINVAL;
 		pr->active = true;
 		handle_append_reply(r, pr, m);
@@ -439,6 +468,7 @@ static bool quorum_active(struct cairn_raft *r)
 void raft_tick_leader(struct cairn_raft *r)
 {
 	assert(r->role == CAIRN_RAFT_LEADER);
+	append_noop(r);
 	r->heartbeat_elapsed++;
 	r->election_elapsed++;
 	if (r->transfer_target != CAIRN_RAFT_NONE && ++r->transfer_elapsed >= r->election_ticks)

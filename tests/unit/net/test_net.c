@@ -408,6 +408,40 @@ static bool zero_closed(void)
 	return seen.close_reasons[1] == 1;
 }
 
+static bool big_frame_and_close(void)
+{
+	return seen.frames == 1 && seen.close_reasons[1] == 1;
+}
+
+Test(net, a_frame_at_the_limit_passes_one_byte_over_closes)
+{
+	static struct cairn_net_listener l;
+	struct cairn_net_listener_config cfg = listener_cfg("127.0.0.1:0");
+	int port = start_listener(&l, &cfg);
+	int fd = raw_connect(port);
+	int over = raw_connect(port);
+	size_t max = CAIRN_FRAME_BYTES_MAX;
+	uint8_t *big = malloc(4 + max);
+	cr_assert_not_null(big);
+	memset(big, 'x', 4 + max);
+	cairn_put_be32(big, (uint32_t)max);
+	uint8_t hdr[4];
+	cairn_put_be32(hdr, (uint32_t)max + 1);
+	raw_send(over, hdr, 4);
+	/* The largest frame goes in pieces while the loop runs. */
+	for (size_t off = 0; off < 4 + max;) {
+		ssize_t n = send(fd, big + off, 4 + max - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0)
+			off += (size_t)n;
+		uv_run(&loop, UV_RUN_NOWAIT);
+	}
+	free(big);
+	run_until(big_frame_and_close, "the largest frame in, the larger one refused");
+	cr_assert_eq(seen.frame_bytes, max);
+	cr_assert_eq(seen.closed, 1);
+	close_listener(&l);
+}
+
 Test(net, zero_length_prefix_closes_the_connection)
 {
 	static struct cairn_net_listener l;

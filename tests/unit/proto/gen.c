@@ -103,6 +103,7 @@ void gen_raft(struct gen *g, struct cairn_raft_msg *m, struct cairn_raft_entry *
 	case CAIRN_RAFT_MSG_VOTE:
 		m->last_log_index = pick_u64(g);
 		m->last_log_term = pick_u64(g);
+		m->transfer = m->type == CAIRN_RAFT_MSG_VOTE && reject;
 		break;
 	case CAIRN_RAFT_MSG_PREVOTE_REPLY:
 	case CAIRN_RAFT_MSG_VOTE_REPLY:
@@ -217,7 +218,8 @@ bool raft_eq(const struct cairn_raft_msg *a, const struct cairn_raft_msg *b)
 {
 	if (a->type != b->type || a->from != b->from || a->to != b->to || a->term != b->term)
 		return false;
-	if (a->last_log_index != b->last_log_index || a->last_log_term != b->last_log_term)
+	if (a->last_log_index != b->last_log_index || a->last_log_term != b->last_log_term ||
+	    a->transfer != b->transfer)
 		return false;
 	if (a->reject != b->reject || a->prev_index != b->prev_index ||
 	    a->prev_term != b->prev_term || a->commit != b->commit)

@@ -545,3 +545,22 @@ Test(proto_reject, encoder_over_buffer_cap_or_frame_limit)
 	cr_assert_eq(b.len, 0);
 	cairn_buf_free(&b);
 }
+
+Test(proto_reject, frame_split_finds_whole_frames_and_refuses_bad_lengths)
+{
+	struct cairn_buf b;
+	size_t len = 0;
+	cairn_buf_init(&b, 0);
+	struct cairn_proto_request q = {.type = CAIRN_PROTO_STATUS, .id = 5};
+	cr_assert_eq(cairn_proto_encode_request(&b, &q), 0);
+	for (size_t n = 0; n < b.len; n++)
+		cr_assert_eq(cairn_proto_frame_split(b.data, n, &len), 0, "%zu bytes: wait", n);
+	cr_assert_eq(cairn_proto_frame_split(b.data, b.len, &len), 1);
+	cr_assert_eq(len, b.len - CAIRN_PROTO_PREFIX_BYTES);
+	cr_assert_eq(cairn_proto_decode_request(b.data + 4, len, &req), 0);
+	cr_assert_eq(cairn_proto_frame_split((const uint8_t *)"\0\0\0\0", 4, &len), CAIRN_EPROTO);
+	uint8_t over[4];
+	cairn_put_be32(over, CAIRN_FRAME_BYTES_MAX + 1u);
+	cr_assert_eq(cairn_proto_frame_split(over, 4, &len), CAIRN_EPROTO, "refused early");
+	cairn_buf_free(&b);
+}

@@ -77,6 +77,26 @@ Test(proto_roundtrip, prevote_and_vote)
 	}
 }
 
+Test(proto_roundtrip, vote_carries_the_transfer_flag)
+{
+	struct cairn_raft_msg m = msg_of(CAIRN_RAFT_MSG_VOTE);
+	m.last_log_index = 9;
+	m.last_log_term = 2;
+	m.transfer = true;
+	struct cairn_buf b;
+	cairn_buf_init(&b, 0);
+	cr_assert_eq(cairn_proto_encode_raft(&b, &m), 0);
+	struct cairn_proto_peer out;
+	cr_assert_eq(cairn_proto_decode_peer(b.data + 4, b.len - 4, &out), 0);
+	cr_assert(out.msg.transfer, "a transfer campaign must stay one on the wire");
+	m.transfer = false;
+	cairn_buf_reset(&b);
+	cr_assert_eq(cairn_proto_encode_raft(&b, &m), 0);
+	cr_assert_eq(cairn_proto_decode_peer(b.data + 4, b.len - 4, &out), 0);
+	cr_assert_not(out.msg.transfer);
+	cairn_buf_free(&b);
+}
+
 Test(proto_roundtrip, vote_replies_granted_and_rejected)
 {
 	for (uint8_t t = CAIRN_RAFT_MSG_PREVOTE_REPLY; t <= CAIRN_RAFT_MSG_VOTE_REPLY; t += 2) {

@@ -121,10 +121,14 @@ Test(commit, committed_entries_never_pass_the_persisted_index)
 	net_persist(net, 3);
 	net_stabilize(net);
 	cr_assert_eq(net_commit(net, 1), idx);
+	/* The next APPEND tells 2 the commit index. */
+	cr_assert_eq(net_propose(net, 1, "b", NULL), 0);
+	net_stabilize(net);
 	cr_assert_eq(net_commit(net, 2), idx, "2 learned the commit index");
 	cr_assert_lt(net_node(net, 2)->applied, idx, "but holds the entry only in memory");
 	net_persist(net, 2);
 	cr_assert_eq(net_node(net, 2)->applied, idx);
+	net_drop_all(net);
 	net_free(net);
 }
 

@@ -309,3 +309,170 @@ Test(core, names_cover_every_role_and_message)
 	cr_assert_str_eq(cairn_raft_msg_name(0), "unknown");
 	cr_assert_str_eq(cairn_raft_msg_name(CAIRN_RAFT_MSG_TIMEOUT_NOW), "timeout-now");
 }
+
+/* sim finding: a term-6 APPEND answered by a member of term 13 reaches its
+ * sender once that has become leader of term 13 with a shorter log. */
+Test(core, leader_ignores_a_rejection_beyond_its_log)
+{
+	struct net *net = net_new(3);
+	net_start(net);
+	net_elect(net, 1);
+	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND_REPLY,
+				   .from = 2,
+				   .to = 1,
+				   .term = 1,
+				   .reject = true,
+				   .index = 130};
+	cr_assert_eq(net_step(net, &m), 0);
+	struct cairn_raft_status st;
+	cairn_raft_status(net_core(net, 1), &st);
+	cr_assert_eq(st.progress[1].match, 1);
+	cr_assert_eq(st.progress[1].next, 2);
+	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_APPEND, 1, 2), 0);
+	net_free(net);
+}
+
+Test(core, stale_append_is_answered_with_index_zero)
+{
+	struct net *net = net_new(3);
+	net_start(net);
+	struct cairn_raft_msg hb = {
+		.type = CAIRN_RAFT_MSG_HEARTBEAT, .from = 3, .to = 1, .term = 13};
+	net_step(net, &hb);
+	net_drop_all(net);
+	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND,
+				   .from = 2,
+				   .to = 1,
+				   .term = 6,
+				   .prev_index = 130,
+				   .prev_term = 6};
+	cr_assert_eq(net_step(net, &m), 0);
+	struct tmsg *reply = net_find(net, CAIRN_RAFT_MSG_APPEND_REPLY, 2, 0);
+	cr_assert(reply && reply->m.reject);
+	cr_assert_eq(reply->m.term, 13);
+	cr_assert_eq(reply->m.index, 0);
+	net_free(net);
+}
+
+Test(core, restored_log_may_start_after_a_prefix)
+{
+	struct cairn_raft *r = NULL;
+	struct cairn_raft_config cfg = config3(1);
+	struct cairn_raft_entry log[] = {{.term = 2, .index = 6}, {.term = 2, .index = 7}};
+	struct cairn_raft_restore rs = {.hard_state = {.term = 2, .commit = 6},
+					.log = log,
+					.n_log = 2,
+					.first_prev_index = 5,
+					.first_prev_term = 2,
+					.applied = 5};
+	cr_assert_eq(cairn_raft_create(&r, &cfg, &rs), 0);
+	struct cairn_raft_status st;
+	cairn_raft_status(r, &st);
+	cr_assert_eq(st.last_index, 7);
+	cr_assert_eq(st.commit, 6);
+	cr_assert_eq(st.applied, 5);
+	/* An APPEND reaching back before the prefix: the committed part is
+	 * skipped, the rest checked and appended. */
+	struct cairn_raft_entry ents[5];
+	for (int i = 0; i < 5; i++)
+		ents[i] = (struct cairn_raft_entry){.term = 2, .index = 4 + (uint64_t)i};
+	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND,
+				   .from = 2,
+				   .to = 1,
+				   .term = 2,
+				   .prev_index = 3,
+				   .prev_term = 2,
+				   .commit = 8,
+				   .entries = ents,
+				   .n_entries = 5};
+	cr_assert_eq(cairn_raft_step(r, &m), 0);
+	cairn_raft_status(r, &st);
+	cr_assert_eq(st.last_index, 8);
+	cr_assert_eq(st.commit, 8);
+	struct cairn_raft_ready rd;
+	cairn_raft_ready(r, &rd);
+	cr_assert_eq(rd.n_committed, 2, "6 and 7 are durable; 8 is not yet");
+	cr_assert_eq(rd.committed[0].index, 6);
+	cr_assert_eq(rd.n_entries, 1);
+	cr_assert_eq(rd.n_msgs_after_persist, 1);
+	cr_assert_eq(rd.msgs_after_persist[0].index, 8);
+	cairn_raft_advance(r, &rd);
+	cairn_raft_destroy(r);
+}
+
+/* sim-findings review: a term near UINT64_MAX must not wrap. */
+Test(core, term_beyond_the_ceiling_is_invalid)
+{
+	struct net *net = lone();
+	struct cairn_raft_msg m = {
+		.type = CAIRN_RAFT_MSG_HEARTBEAT, .from = 2, .to = 1, .term = UINT64_MAX};
+	cr_assert_eq(cairn_raft_step(net_core(net, 1), &m), CAIRN_EINVAL);
+	m.term = CAIRN_RAFT_TERM_MAX + 1;
+	cr_assert_eq(cairn_raft_step(net_core(net, 1), &m), CAIRN_EINVAL);
+	m.type = CAIRN_RAFT_MSG_APPEND_REPLY;
+	cr_assert_eq(cairn_raft_step(net_core(net, 1), &m), CAIRN_EINVAL, "replies too");
+	assert_untouched(net);
+	struct cairn_raft *r = NULL;
+	struct cairn_raft_config cfg = config3(1);
+	struct cairn_raft_restore rs = {.hard_state = {.term = CAIRN_RAFT_TERM_MAX + 1}};
+	cr_assert_eq(cairn_raft_create(&r, &cfg, &rs), CAIRN_EINVAL);
+	net_free(net);
+}
+
+Test(core, member_at_the_last_term_never_campaigns)
+{
+	struct cairn_raft *r = NULL;
+	struct cairn_raft_config cfg = config3(1);
+	struct cairn_raft_restore rs = {.hard_state = {.term = CAIRN_RAFT_TERM_MAX}};
+	cr_assert_eq(cairn_raft_create(&r, &cfg, &rs), 0);
+	for (int i = 0; i < 100; i++)
+		cairn_raft_tick(r);
+	struct cairn_raft_status st;
+	cairn_raft_status(r, &st);
+	cr_assert_eq(st.role, CAIRN_RAFT_FOLLOWER);
+	cr_assert_eq(st.term, CAIRN_RAFT_TERM_MAX);
+	cairn_raft_destroy(r);
+}
+
+/* sim-findings review: an acknowledgement queued in term 5 is not sent
+ * once a term-6 leader cut the entries it acknowledges. */
+Test(core, acknowledgement_of_an_older_term_is_not_sent)
+{
+	struct cairn_raft *r = NULL;
+	struct cairn_raft_config cfg = config3(1);
+	cr_assert_eq(cairn_raft_create(&r, &cfg, NULL), 0);
+	struct cairn_raft_entry old[] = {{.term = 5, .index = 1}, {.term = 5, .index = 2}};
+	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND,
+				   .from = 2,
+				   .to = 1,
+				   .term = 5,
+				   .entries = old,
+				   .n_entries = 2};
+	cr_assert_eq(cairn_raft_step(r, &m), 0);
+	struct cairn_raft_entry fresh = {.term = 6, .index = 1};
+	m = (struct cairn_raft_msg){.type = CAIRN_RAFT_MSG_APPEND,
+				    .from = 3,
+				    .to = 1,
+				    .term = 6,
+				    .entries = &fresh,
+				    .n_entries = 1};
+	cr_assert_eq(cairn_raft_step(r, &m), 0);
+	struct cairn_raft_ready rd;
+	cairn_raft_ready(r, &rd);
+	cr_assert_eq(rd.n_msgs_after_persist, 1);
+	cr_assert_eq(rd.msgs_after_persist[0].to, 3);
+	cr_assert_eq(rd.msgs_after_persist[0].term, 6);
+	cairn_raft_advance(r, &rd);
+	cairn_raft_destroy(r);
+}
+
+Test(core, restore_with_prev_term_but_no_prev_index_is_invalid)
+{
+	struct cairn_raft *r = NULL;
+	struct cairn_raft_config cfg = config3(1);
+	struct cairn_raft_restore rs = {.hard_state = {.term = 2}, .first_prev_term = 1};
+	cr_assert_eq(cairn_raft_create(&r, &cfg, &rs), CAIRN_EINVAL);
+	struct cairn_raft_entry zero = {.term = 0, .index = 1};
+	rs = (struct cairn_raft_restore){.hard_state = {.term = 2}, .log = &zero, .n_log = 1};
+	cr_assert_eq(cairn_raft_create(&r, &cfg, &rs), CAIRN_EINVAL, "an entry of term 0");
+}

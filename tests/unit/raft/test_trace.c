@@ -33,10 +33,10 @@ Test(trace, pre_vote_election_then_noop_commit)
 			  "1->3 append t1 prev=0/0 n=1 commit=0\n"
 			  "2->1 append-reply t1 index=1\n"
 			  "3->1 append-reply t1 index=1\n"
-			  "1->2 append t1 prev=1/1 n=0 commit=1\n"
-			  "1->3 append t1 prev=1/1 n=0 commit=1\n"
-			  "2->1 append-reply t1 index=1\n"
-			  "3->1 append-reply t1 index=1\n");
+			  "1->2 heartbeat t1 commit=1 read=0\n"
+			  "1->3 heartbeat t1 commit=1 read=0\n"
+			  "2->1 heartbeat-reply t1 read=0\n"
+			  "3->1 heartbeat-reply t1 read=0\n");
 	net_free(net);
 }
 
