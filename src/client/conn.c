@@ -1,7 +1,8 @@
 /*
  * conn.c - a non-blocking TCP connection carrying length-prefixed frames.
  *
- * Name resolution is getaddrinfo() (blocking, but the addresses in a cluster
+ * Frames are split by proto's cairn_proto_frame_split, the one definition
+ * of the framing. Name resolution is getaddrinfo() (blocking, but the addresses in a cluster
  * file are literals or local names); everything after is non-blocking and
  * driven by the caller's poll(). Received bytes accumulate in a capped buffer
  * so a reply can never make the client allocate without bound.
@@ -24,6 +25,7 @@
 #include "cairn/client.h"
 #include "cairn/errors.h"
 #include "cairn/limits.h"
+#include "proto/proto.h"
 
 #define READ_CHUNK_BYTES 65536u
 
@@ -252,17 +254,16 @@ int cairn_client_conn_frame(struct cairn_client_conn *c, const uint8_t **payload
 		cairn_buf_consume(&c->in, c->frame_done_bytes);
 		c->frame_done_bytes = 0;
 	}
-	if (c->in.len < 4)
-		return 0;
-	uint32_t len = cairn_get_be32(c->in.data);
-	if (len > CAIRN_FRAME_BYTES_MAX) {
+	size_t len = 0;
+	int rv = cairn_proto_frame_split(c->in.data, c->in.len, &len);
+	if (rv < 0) {
 		fail(c, CAIRN_EPROTO);
 		return CAIRN_EPROTO;
 	}
-	if (c->in.len - 4 < len)
+	if (rv == 0)
 		return 0;
-	*payload = c->in.data + 4;
+	*payload = c->in.data + CAIRN_PROTO_PREFIX_BYTES;
 	*bytes = len;
-	c->frame_done_bytes = 4 + (size_t)len;
+	c->frame_done_bytes = CAIRN_PROTO_PREFIX_BYTES + len;
 	return 1;
 }

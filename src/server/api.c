@@ -10,10 +10,12 @@
  * confirms it, the batch waits until applied >= the read index and then
  * reads from an LMDB read transaction.
  *
- * A connection closed by its client may still have requests in flight: it is
- * freed when the last one completes, and replies to it are dropped. A client
- * that does not read its replies is not read either (back-pressure) while
- * more than CAIRN_CLIENT_WQ_BYTES_MAX reply bytes wait.
+ * Connections are src/net's. A connection closed by its client may still
+ * have requests in flight: its state here is freed when the last one
+ * completes, and replies to it are dropped. A client that lets more than
+ * CAIRN_CLIENT_SENDQ_BYTES_MAX reply bytes pile up is dropped by net. Near
+ * the connection cap the connection idle longest is closed, so idle sockets
+ * cannot lock clients out.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -24,12 +26,16 @@
 #include "server/store.h"
 #include "util/log.h"
 
+/* Connections kept free below the cap for newcomers (see evict_idle). */
+#define CLIENT_CONNS_SPARE 8u
+
 struct client_conn {
-	struct cairn_conn conn;
+	struct cairn_net_conn *conn; /* NULL once net closed it */
 	struct cairn_node *node;
 	uint32_t pending;   /* requests accepted and not yet answered */
 	uint64_t active_ms; /* last frame received (for evicting idle ones) */
 	bool closed;        /* the socket is gone; free once pending == 0 */
+	bool evicted;       /* closed here for being idle */
 	struct client_conn *prev;
 	struct client_conn *next;
 };
@@ -63,47 +69,21 @@ static void conn_maybe_free(struct client_conn *cc)
 	free(cc);
 }
 
-static void client_closed(struct cairn_conn *c)
-{
-	struct client_conn *cc = c->data;
-	struct cairn_node *n = cc->node;
-	if (cc->prev != NULL)
-		cc->prev->next = cc->next;
-	else
-		n->clients = cc->next;
-	if (cc->next != NULL)
-		cc->next->prev = cc->prev;
-	n->n_clients--;
-	cc->closed = true;
-	conn_maybe_free(cc);
-}
-
-static void client_drained(struct cairn_conn *c)
-{
-	struct client_conn *cc = c->data;
-	if (!cc->node->stopping)
-		cairn_conn_read_start(c);
-}
-
 static void send_reply(struct client_conn *cc, const struct cairn_proto_reply *rep)
 {
-	if (cc->closed || cc->conn.closing)
+	if (cc->closed)
 		return;
 	struct cairn_node *n = cc->node;
 	cairn_buf_reset(&n->enc);
 	int rv = cairn_proto_encode_reply(&n->enc, rep);
 	if (rv != 0) {
-		CAIRN_ERROR("cannot encode a reply to %s: %s", cc->conn.peer_name,
+		CAIRN_ERROR("cannot encode a reply to %s: %s", cairn_net_conn_name(cc->conn),
 			    cairn_strerror(rv));
-		cairn_conn_close(&cc->conn);
+		cairn_net_conn_close(cc->conn);
 		return;
 	}
-	if (cairn_conn_send_raw(&cc->conn, n->enc.data, n->enc.len) != 0) {
-		cairn_conn_close(&cc->conn);
-		return;
-	}
-	if (cc->conn.wq_bytes > CAIRN_CLIENT_WQ_BYTES_MAX)
-		cairn_conn_read_stop(&cc->conn);
+	/* On failure net is closing the connection (queue over its bound). */
+	(void)cairn_net_conn_send(cc->conn, n->enc.data, n->enc.len);
 }
 
 static void reply_code(struct client_conn *cc, uint64_t id, enum cairn_proto_code code,
@@ -247,23 +227,24 @@ static void accept_write(struct client_conn *cc, const struct cairn_proto_reques
 		reply_code(cc, r->id, CAIRN_PROTO_BUSY, "too many writes pending on this member");
 		return;
 	}
-	struct cairn_buf payload;
-	cairn_buf_init(&payload, CAIRN_ENTRY_BYTES_MAX);
-	int rv = cairn_store_encode_write(r, &payload);
-	struct client_req *q = NULL;
-	if (rv == 0)
-		q = req_new(cc, r, (uint32_t)payload.len);
-	if (rv != 0 || q == NULL || grow_proposals(n) != 0) {
-		reply_code(cc, r->id,
-			   rv == CAIRN_EINVAL ? CAIRN_PROTO_BAD_REQUEST : CAIRN_PROTO_BUSY,
-			   rv == CAIRN_EINVAL ? "request out of limits" : "out of memory");
-		if (q != NULL)
-			req_done(q);
-		cairn_buf_free(&payload);
+	size_t bytes = 0;
+	cairn_store_write_bytes(r, &bytes);
+	if (bytes == 0 || bytes > CAIRN_ENTRY_BYTES_MAX) {
+		reply_code(cc, r->id, CAIRN_PROTO_BAD_REQUEST, "request out of limits");
 		return;
 	}
-	memcpy(q->bytes, payload.data, payload.len);
-	cairn_buf_free(&payload);
+	struct client_req *q = req_new(cc, r, (uint32_t)bytes);
+	if (q == NULL || grow_proposals(n) != 0) {
+		reply_code(cc, r->id, CAIRN_PROTO_BUSY, "out of memory");
+		if (q != NULL)
+			req_done(q);
+		return;
+	}
+	if (cairn_store_encode_write(r, q->bytes, bytes) != 0) {
+		reply_code(cc, r->id, CAIRN_PROTO_BAD_REQUEST, "request out of limits");
+		req_done(q);
+		return;
+	}
 	n->proposals[n->n_proposals++] = q;
 	n->writes_pending++;
 }
@@ -468,9 +449,11 @@ bool cairn_api_busy(const struct cairn_node *n)
 
 /* ---- Frames ------------------------------------------------------------- */
 
-static void client_frame(struct cairn_conn *c, const uint8_t *frame, size_t len)
+static void client_frame_cb(struct cairn_net_conn *c, const uint8_t *frame, size_t len)
 {
 	struct client_conn *cc = c->data;
+	if (cc == NULL)
+		return;
 	struct cairn_node *n = cc->node;
 	struct cairn_proto_request r;
 	cc->active_ms = uv_now(n->loop);
@@ -479,9 +462,9 @@ static void client_frame(struct cairn_conn *c, const uint8_t *frame, size_t len)
 			reply_code(cc, r.id, CAIRN_PROTO_BAD_REQUEST, r.why);
 			return;
 		}
-		CAIRN_WARN("closing client connection from %s: malformed request: %s", c->peer_name,
-			   r.why != NULL ? r.why : "?");
-		cairn_conn_close(c);
+		CAIRN_WARN("closing client connection from %s: malformed request: %s",
+			   cairn_net_conn_name(c), r.why != NULL ? r.why : "?");
+		cairn_net_conn_close(c);
 		return;
 	}
 	if (r.type == CAIRN_PROTO_STATUS) {
@@ -505,73 +488,92 @@ static void client_frame(struct cairn_conn *c, const uint8_t *frame, size_t len)
 		accept_get(cc, &r);
 }
 
-/* At the connection cap: close the connection idle longest with nothing
- * pending (idle sockets cannot lock clients out), else the newcomer. */
-static void evict_idle(struct cairn_node *n, struct client_conn *newcomer)
+/* Near the connection cap: close the connection idle longest with nothing
+ * pending, so that idle sockets cannot lock clients out (net refuses
+ * newcomers at the cap itself). */
+static void evict_idle(struct cairn_node *n)
 {
 	struct client_conn *victim = NULL;
 	for (struct client_conn *cc = n->clients; cc != NULL; cc = cc->next) {
-		if (cc == newcomer || cc->pending > 0 || cc->conn.closing)
+		if (cc->pending > 0 || cc->evicted)
 			continue;
 		if (victim == NULL || cc->active_ms < victim->active_ms)
 			victim = cc;
 	}
 	if (victim == NULL)
-		victim = newcomer;
+		return;
 	uint64_t now = uv_now(n->loop);
 	if (now - n->client_evict_log_ms >= 1000) {
 		n->client_evict_log_ms = now;
-		CAIRN_WARN("client port: at %u connections, closing the one idle longest (%s)",
-			   (unsigned)CAIRN_CLIENT_CONNS_MAX, victim->conn.peer_name);
+		CAIRN_WARN("client port: %zu connections, closing the one idle longest (%s)",
+			   n->n_clients, cairn_net_conn_name(victim->conn));
 	}
-	cairn_conn_close(&victim->conn);
+	victim->evicted = true;
+	cairn_net_conn_close(victim->conn);
 }
 
-static void on_client_connection(uv_stream_t *server, int status)
+static void client_accept_cb(struct cairn_net_listener *l, struct cairn_net_conn *c)
 {
-	struct cairn_node *n = server->data;
-	if (status != 0) {
-		CAIRN_WARN("client port: accept failed: %s", uv_strerror(status));
-		return;
-	}
+	struct cairn_node *n = l->data;
 	struct client_conn *cc = calloc(1, sizeof *cc);
-	if (cc == NULL ||
-	    cairn_conn_init(&cc->conn, n->loop, client_frame, client_closed, cc) != 0) {
-		free(cc);
-		CAIRN_WARN("client port: out of memory accepting a connection");
+	if (cc == NULL) {
+		cairn_net_conn_close(c);
 		return;
 	}
+	cc->conn = c;
 	cc->node = n;
-	cc->conn.drain_cb = client_drained;
+	cc->active_ms = uv_now(n->loop);
 	cc->next = n->clients;
 	if (n->clients != NULL)
 		n->clients->prev = cc;
 	n->clients = cc;
 	n->n_clients++;
-	if (cairn_conn_accept(&cc->conn, server) != 0) {
-		cairn_conn_close(&cc->conn);
-		return;
-	}
-	cc->active_ms = uv_now(n->loop);
-	if (n->n_clients > CAIRN_CLIENT_CONNS_MAX)
-		evict_idle(n, cc);
+	c->data = cc;
+	if (n->n_clients + CLIENT_CONNS_SPARE > CAIRN_CLIENT_CONNS_MAX)
+		evict_idle(n);
 }
 
-int cairn_api_listen(struct cairn_node *n)
+static void client_close_cb(struct cairn_net_conn *c, int reason)
 {
-	int rv = cairn_node_listen(n->loop, &n->client_listener, &n->self->client,
-				   on_client_connection, n);
-	if (rv == 0)
-		n->client_listening = true;
-	return rv;
+	struct client_conn *cc = c->data;
+	(void)reason;
+	if (cc == NULL)
+		return;
+	struct cairn_node *n = cc->node;
+	if (cc->prev != NULL)
+		cc->prev->next = cc->next;
+	else
+		n->clients = cc->next;
+	if (cc->next != NULL)
+		cc->next->prev = cc->prev;
+	n->n_clients--;
+	c->data = NULL;
+	cc->conn = NULL;
+	cc->closed = true;
+	conn_maybe_free(cc);
 }
 
-void cairn_api_stop_listening(struct cairn_node *n)
+int cairn_api_listen(struct cairn_node *n, char *err, size_t err_size)
 {
-	if (!n->client_listening)
-		return;
-	n->client_listening = false;
-	uv_close((uv_handle_t *)&n->client_listener, NULL);
+	struct cairn_net_listener_config cfg = {
+		.addr = n->self->client.text,
+		.conns_max = CAIRN_CLIENT_CONNS_MAX,
+		.limits = {.sendq_bytes_max = CAIRN_CLIENT_SENDQ_BYTES_MAX},
+		.accept_cb = client_accept_cb,
+		.frame_cb = client_frame_cb,
+		.conn_close_cb = client_close_cb,
+	};
+	n->client_listener.data = n;
+	n->client_listener_started = true;
+	return cairn_net_listener_start(n->loop, &n->client_listener, &cfg, err, err_size);
+}
+
+size_t cairn_api_queued_bytes(const struct cairn_node *n)
+{
+	size_t bytes = 0;
+	for (const struct client_conn *cc = n->clients; cc != NULL; cc = cc->next)
+		bytes += cairn_net_conn_queued_bytes(cc->conn);
+	return bytes;
 }
 
 void cairn_api_close_all(struct cairn_node *n)
@@ -591,8 +593,10 @@ void cairn_api_close_all(struct cairn_node *n)
 		n->reads_waiting = b->next;
 		batch_fail(b, CAIRN_PROTO_UNAVAILABLE, "member is shutting down");
 	}
-	for (struct client_conn *cc = n->clients; cc != NULL; cc = cc->next)
-		cairn_conn_close(&cc->conn);
+	if (n->client_listener_started) {
+		n->client_listener_started = false;
+		cairn_net_listener_close(&n->client_listener, NULL);
+	}
 	free(n->proposals);
 	n->proposals = NULL;
 	n->cap_proposals = 0;

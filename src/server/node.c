@@ -32,6 +32,8 @@
 #define NODE_EXPIRE_EVERY_MS 500u
 /* Shutdown polls its progress this often. */
 #define NODE_STOP_POLL_MS 10u
+/* and waits at most this long for queued replies to leave. */
+#define NODE_STOP_DRAIN_MS 500u
 
 uint64_t cairn_node_cluster_id(const struct cairn_config *cfg)
 {
@@ -62,6 +64,8 @@ void cairn_node_observe(struct cairn_node *n)
 {
 	struct cairn_raft_status st;
 	cairn_raft_status(n->raft, &st);
+	assert(st.term >= n->term); /* terms never go back */
+	assert(st.role != CAIRN_RAFT_LEADER || st.leader == n->id);
 	bool was_leader = n->role == CAIRN_RAFT_LEADER;
 	if (st.role != n->role || st.term != n->term)
 		cairn_log_set_role(cairn_raft_role_name(st.role), st.term);
@@ -203,34 +207,37 @@ static void tick_cb(uv_timer_t *t)
 		cairn_raft_tick(n->raft);
 		n->ticks_done++;
 	}
-	static uint64_t last_expire_ms;
-	if (now - last_expire_ms >= NODE_EXPIRE_EVERY_MS) {
-		last_expire_ms = now;
+	if (now - n->expire_ms >= NODE_EXPIRE_EVERY_MS) {
+		n->expire_ms = now;
 		cairn_peer_expire_inbound(n, now);
 	}
 }
 
 /* ---- Shutdown ----------------------------------------------------------- */
 
-static void close_walk_cb(uv_handle_t *h, void *arg)
+/* Close the handles this file owns (net and the store close their own). */
+static void close_own_handles(struct cairn_node *n)
 {
-	(void)arg;
-	if (!uv_is_closing(h))
-		uv_close(h, NULL);
+	if (!n->handles_open)
+		return;
+	n->handles_open = false;
+	uv_close((uv_handle_t *)&n->tick_timer, NULL);
+	uv_close((uv_handle_t *)&n->stop_timer, NULL);
+	uv_close((uv_handle_t *)&n->prepare, NULL);
+	uv_close((uv_handle_t *)&n->sigterm, NULL);
+	uv_close((uv_handle_t *)&n->sigint, NULL);
 }
 
+/* Every storage job is done: close everything; the loop then ends. */
 static void finish(struct cairn_node *n)
 {
-	uv_timer_stop(&n->stop_timer);
-	uv_timer_stop(&n->tick_timer);
-	uv_prepare_stop(&n->prepare);
 	cairn_api_close_all(n);
 	cairn_peer_close_all(n);
 	cairn_commit_close(&n->commit);
 	cairn_store_close(n->store);
 	n->store = NULL;
+	close_own_handles(n);
 	CAIRN_INFO("stopped");
-	uv_walk(n->loop, close_walk_cb, NULL);
 }
 
 static void stop_poll_cb(uv_timer_t *t)
@@ -242,16 +249,20 @@ static void stop_poll_cb(uv_timer_t *t)
 	bool other_leader = n->leader != CAIRN_RAFT_NONE && n->leader != n->id;
 	if (n->handing_over && !other_leader && now < n->stop_deadline_ms)
 		return;
-	if (n->raft != NULL && uv_is_active((uv_handle_t *)&n->tick_timer)) {
+	if (uv_is_active((uv_handle_t *)&n->tick_timer)) {
 		/* Raft traffic stops here; what was not handed to the storage
-		 * thread was promised to no one. */
+		 * thread was promised to no one. Replies already queued get a
+		 * moment to leave before the client connections close. */
 		uv_timer_stop(&n->tick_timer);
 		uv_prepare_stop(&n->prepare);
-		cairn_api_close_all(n);
 		cairn_peer_close_all(n);
+		n->stop_deadline_ms = now + NODE_STOP_DRAIN_MS;
 	}
+	if (cairn_api_queued_bytes(n) > 0 && now < n->stop_deadline_ms)
+		return;
 	if (cairn_store_jobs_inflight(n->store) > 0)
 		return; /* completions arrive through the async handle */
+	uv_timer_stop(&n->stop_timer);
 	finish(n);
 }
 
@@ -262,7 +273,6 @@ static void signal_cb(uv_signal_t *s, int signum)
 		return;
 	n->stopping = true;
 	CAIRN_INFO("%s received: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-	cairn_api_stop_listening(n);
 	n->stop_deadline_ms = cairn_clock_now_ms() + n->cfg.election_timeout_ms;
 	if (n->role == CAIRN_RAFT_LEADER && n->cfg.node_count > 1 && n->write_error == 0) {
 		int rv = cairn_raft_transfer_leadership(n->raft, CAIRN_RAFT_NONE);
@@ -297,9 +307,8 @@ static int init_handles(struct cairn_node *n)
 		p->id = nc->id;
 		p->cfg = nc;
 		p->node = n;
-		uv_timer_init(n->loop, &p->retry_timer);
-		p->retry_timer.data = p;
 	}
+	n->handles_open = true;
 	return 0;
 }
 
@@ -358,16 +367,15 @@ static int create_core(struct cairn_node *n, char *err, size_t err_size)
 
 static int listen_both(struct cairn_node *n, char *err, size_t err_size)
 {
-	int rv = cairn_peer_listen(n);
+	char why[512] = "";
+	int rv = cairn_peer_listen(n, why, sizeof why);
 	if (rv != 0) {
-		snprintf(err, err_size, "cannot listen on peer address %s: %s", n->self->peer.text,
-			 uv_strerror(rv));
+		snprintf(err, err_size, "cannot use the peer address: %s", why);
 		return rv;
 	}
-	rv = cairn_api_listen(n);
+	rv = cairn_api_listen(n, why, sizeof why);
 	if (rv != 0) {
-		snprintf(err, err_size, "cannot listen on client address %s: %s",
-			 n->self->client.text, uv_strerror(rv));
+		snprintf(err, err_size, "cannot use the client address: %s", why);
 		return rv;
 	}
 	return 0;
@@ -413,7 +421,12 @@ static void run_loop(struct cairn_node *n)
 	uv_prepare_start(&n->prepare, process_cb);
 	uv_signal_start(&n->sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&n->sigint, signal_cb, SIGINT);
-	cairn_peer_start(n);
+	int rv = cairn_peer_start(n);
+	if (rv != 0) {
+		CAIRN_ERROR("cannot start the peer links: %s", cairn_strerror(rv));
+		n->exit_status = CAIRN_NODE_EXIT_FAILED;
+		finish(n);
+	}
 	uv_run(n->loop, UV_RUN_DEFAULT);
 }
 
@@ -441,7 +454,9 @@ static void node_free(struct cairn_node *n)
 		cairn_store_close(n->store);
 		n->store = NULL;
 	}
-	uv_walk(n->loop, close_walk_cb, NULL);
+	cairn_api_close_all(n);
+	cairn_peer_close_all(n);
+	close_own_handles(n);
 	uv_run(n->loop, UV_RUN_DEFAULT);
 	uv_loop_close(n->loop);
 	if (n->raft != NULL)

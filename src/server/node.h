@@ -11,8 +11,8 @@
  * back through a uv_async handle.
  *
  * Files: node.c (start-up, shutdown, tick, Ready), peer.c (peer port and
- * outbound links), api.c (client port), conn.c (framed TCP), store.c (the
- * storage thread bridge).
+ * outbound links), api.c (client port), store.c (the storage thread
+ * bridge). TCP and framing are src/net's.
  */
 #ifndef CAIRN_SERVER_NODE_H
 #define CAIRN_SERVER_NODE_H
@@ -25,8 +25,8 @@
 #include "cairn/raft.h"
 #include "commit/commit.h"
 #include "config/config.h"
+#include "net/net.h"
 #include "proto/proto.h"
-#include "server/conn.h"
 #include "util/buf.h"
 #include "util/rand.h"
 
@@ -38,25 +38,22 @@ struct cairn_store;
 #define CAIRN_NODE_EXIT_FAILED 1
 #define CAIRN_NODE_EXIT_STARTUP 2
 
-/* Connect retry backoff for outbound peer links. */
+/* Reconnect backoff of outbound peer links. */
 #define CAIRN_PEER_BACKOFF_MS_MIN 50u
 #define CAIRN_PEER_BACKOFF_MS_MAX 2000u
 /* An inbound peer connection must identify itself (HELLO) within this. */
 #define CAIRN_PEER_HELLO_TIMEOUT_MS 3000u
-/* A client connection stops being read while this many reply bytes wait. */
-#define CAIRN_CLIENT_WQ_BYTES_MAX (8u * 1024u * 1024u)
+/* Reply bytes queued to one client before it is treated as gone: room for
+ * a full pipeline of small replies and several maximal values. */
+#define CAIRN_CLIENT_SENDQ_BYTES_MAX (64u * 1024u * 1024u)
 
-/* An outbound link to one other member: this member's messages to it. */
+/* One other member, and this member's outbound link to it. */
 struct cairn_peer {
 	uint64_t id;
 	const struct cairn_node_config *cfg;
 	struct cairn_node *node;
-	struct peer_out *out; /* NULL while not connected or connecting */
-	bool up;              /* connected and HELLO sent */
-	bool ever_up;
-	uv_timer_t retry_timer;
-	uint32_t backoff_ms;
-	uint64_t dropped_msgs; /* messages dropped while down (for logs) */
+	struct cairn_net_link link; /* link.data points back here */
+	bool link_started;
 };
 
 /* A request batch of GETs that share one ReadIndex round. */
@@ -77,19 +74,20 @@ struct cairn_node {
 	uint32_t tick_ms;
 	uint64_t ticks_done;
 	uint64_t start_ms;
+	uint64_t expire_ms; /* last check of inbound peer HELLO deadlines */
 	uv_timer_t tick_timer;
 	uv_prepare_t prepare;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
-	uv_tcp_t peer_listener;
-	uv_tcp_t client_listener;
-	bool client_listening;
+	struct cairn_net_listener peer_listener;
+	struct cairn_net_listener client_listener;
+	bool peer_listener_started;
+	bool client_listener_started;
 
 	struct cairn_peer peers[CAIRN_MEMBERS_MAX];
 	size_t n_peers;
 	struct peer_in *inbound; /* list of inbound peer connections */
 	size_t n_inbound;
-	uint64_t peer_evict_log_ms;
 	uint64_t client_evict_log_ms;
 
 	/* Last observed core state, for logging and leadership changes. */
@@ -117,6 +115,7 @@ struct cairn_node {
 	int write_error;       /* storage failed: writes refused with this */
 
 	/* Shutdown. */
+	bool handles_open; /* timers, prepare, signals initialised */
 	bool stopping;
 	bool handing_over; /* stopping leader: wait for the next leader */
 	uint64_t stop_deadline_ms;
@@ -150,12 +149,10 @@ void cairn_node_storage_failed(struct cairn_node *n);
 void cairn_node_step(struct cairn_node *n, const struct cairn_raft_msg *m);
 
 /* peer.c */
-/* Bind and listen on addr (host names resolved, blocking); the error of a
- * port in use comes back now, not at the first accept. 0 or -errno. */
-int cairn_node_listen(uv_loop_t *loop, uv_tcp_t *tcp, const struct cairn_addr *addr,
-		      uv_connection_cb cb, void *data);
-int cairn_peer_listen(struct cairn_node *n);
-void cairn_peer_start(struct cairn_node *n);
+/* Bind the peer listener; err gets a line naming the address on failure. */
+int cairn_peer_listen(struct cairn_node *n, char *err, size_t err_size);
+/* Start one outbound link per other member. */
+int cairn_peer_start(struct cairn_node *n);
 void cairn_peer_send(struct cairn_node *n, const struct cairn_raft_msg *m);
 /* Send an already encoded frame (prefix included) to member to. */
 void cairn_peer_send_frame(struct cairn_node *n, uint64_t to, const uint8_t *frame, size_t len);
@@ -163,8 +160,7 @@ void cairn_peer_expire_inbound(struct cairn_node *n, uint64_t now_ms);
 void cairn_peer_close_all(struct cairn_node *n);
 
 /* api.c */
-int cairn_api_listen(struct cairn_node *n);
-void cairn_api_stop_listening(struct cairn_node *n);
+int cairn_api_listen(struct cairn_node *n, char *err, size_t err_size);
 /* Propose the writes and ReadIndex the GETs gathered this iteration. */
 void cairn_api_flush(struct cairn_node *n);
 /* Ready's confirmed and dropped reads. */
@@ -174,6 +170,8 @@ void cairn_api_reads_dropped(struct cairn_node *n, const uint64_t *ctxs, size_t 
 /* Leadership lost: answer what waits so clients retry elsewhere. */
 void cairn_api_leadership_lost(struct cairn_node *n);
 void cairn_api_close_all(struct cairn_node *n);
+/* Reply bytes still queued to clients (shutdown waits for them). */
+size_t cairn_api_queued_bytes(const struct cairn_node *n);
 /* True while client requests are still waiting for an answer. */
 bool cairn_api_busy(const struct cairn_node *n);
 

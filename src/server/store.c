@@ -202,39 +202,48 @@ int cairn_store_apply(void *ctx, const struct cairn_raft_entry *entries, size_t 
 	return rv;
 }
 
-int cairn_store_encode_write(const struct cairn_proto_request *req, struct cairn_buf *out)
+/* The kv command of a client write; false for another request type. */
+static bool write_cmd(const struct cairn_proto_request *req, struct cairn_kv_cmd *cmd)
 {
-	struct cairn_kv_cmd cmd = {
-		.client_id = req->client_id,
-		.seq = req->seq,
-		.key = req->key.data,
-		.key_len = req->key.len,
-	};
+	memset(cmd, 0, sizeof *cmd);
+	cmd->client_id = req->client_id;
+	cmd->seq = req->seq;
+	cmd->key = req->key.data;
+	cmd->key_len = req->key.len;
 	if (req->type == CAIRN_PROTO_PUT) {
-		cmd.op = CAIRN_KV_PUT;
-		cmd.value = req->value.data;
-		cmd.value_len = req->value.len;
+		cmd->op = CAIRN_KV_PUT;
+		cmd->value = req->value.data;
+		cmd->value_len = req->value.len;
 	} else if (req->type == CAIRN_PROTO_DEL) {
-		cmd.op = CAIRN_KV_DEL;
+		cmd->op = CAIRN_KV_DEL;
 	} else if (req->type == CAIRN_PROTO_CAS) {
-		cmd.op = CAIRN_KV_CAS;
-		cmd.value = req->value.data;
-		cmd.value_len = req->value.len;
-		cmd.expected = req->expected.data;
-		cmd.expected_len = req->expected.len;
+		cmd->op = CAIRN_KV_CAS;
+		cmd->value = req->value.data;
+		cmd->value_len = req->value.len;
+		cmd->expected = req->expected.data;
+		cmd->expected_len = req->expected.len;
 	} else {
-		return CAIRN_EINVAL;
+		return false;
 	}
-	size_t need = cairn_kv_cmd_bytes(&cmd);
-	cairn_buf_reset(out);
-	int rv = cairn_buf_reserve(out, need);
-	if (rv != 0)
-		return rv == CAIRN_ETOOBIG ? CAIRN_EINVAL : rv;
+	return true;
+}
+
+void cairn_store_write_bytes(const struct cairn_proto_request *req, size_t *bytes)
+{
+	struct cairn_kv_cmd cmd;
+	*bytes = write_cmd(req, &cmd) ? cairn_kv_cmd_bytes(&cmd) : 0;
+}
+
+int cairn_store_encode_write(const struct cairn_proto_request *req, uint8_t *out, size_t size)
+{
+	struct cairn_kv_cmd cmd;
+	if (!write_cmd(req, &cmd))
+		return CAIRN_EINVAL;
 	size_t len = 0;
-	rv = cairn_kv_cmd_encode(&cmd, out->data, need, &len);
+	int rv = cairn_kv_cmd_encode(&cmd, out, size, &len);
 	if (rv != 0)
-		return rv;
-	out->len = len;
+		return CAIRN_EINVAL;
+	assert(len == size);
 	return 0;
 }
 

@@ -40,8 +40,11 @@ int cairn_store_persist(struct cairn_store *s, const struct cairn_raft_ready *rd
 /* The commit manager's apply hook (ctx is the store). */
 int cairn_store_apply(void *ctx, const struct cairn_raft_entry *entries, size_t n);
 
-/* Encode a client write (PUT, DEL, CAS) as a log entry payload into out. */
-int cairn_store_encode_write(const struct cairn_proto_request *req, struct cairn_buf *out);
+/* The log entry payload of a client write (PUT, DEL, CAS): its size in
+ * *bytes (0 for another request type), then the encoding into out, which
+ * has room for *bytes. Encoding returns 0 or CAIRN_EINVAL (out of limits). */
+void cairn_store_write_bytes(const struct cairn_proto_request *req, size_t *bytes);
+int cairn_store_encode_write(const struct cairn_proto_request *req, uint8_t *out, size_t size);
 
 /* Linearizable only when called once applied >= the read index. Copies the
  * value into value (reset first). 0, CAIRN_ENOTFOUND, or an error. */

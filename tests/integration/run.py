@@ -112,7 +112,20 @@ def cli_exit_codes():
         p = harness.subprocess.run([harness.CAIRN, "-c", c.config, "--timeout", "0", "get",
                                     "k"], capture_output=True)
         check(p.returncode == 2, "timeout 0 is a usage error")
-        # 4: the whole cluster frozen after a write went out
+        # the config from $CAIRN_CONFIG, else config/cluster.ini in the cwd
+        sub = harness.subprocess
+        p = sub.run([harness.CAIRN, "get", "-dash"], capture_output=True,
+                    env=dict(os.environ, CAIRN_CONFIG=c.config))
+        check(p.returncode == 0 and p.stdout == b"-1\n", "CAIRN_CONFIG: %s" % (p,))
+        os.makedirs(os.path.join(c.dir, "config"))
+        os.symlink(c.config, os.path.join(c.dir, "config", "cluster.ini"))
+        env = {k: v for k, v in os.environ.items() if k != "CAIRN_CONFIG"}
+        p = sub.run([harness.CAIRN, "get", "-dash"], capture_output=True, cwd=c.dir, env=env)
+        check(p.returncode == 0 and p.stdout == b"-1\n", "config/cluster.ini: %s" % (p,))
+        # 4: the whole cluster frozen. A stopped process's kernel still
+        # completes TCP handshakes from the listen backlog, so the write
+        # really leaves the client and waits in a member's socket buffer;
+        # after the thaw it may or may not be applied - exactly "unknown".
         for nd in c.nodes.values():
             nd.pause()
         t = time.monotonic()
@@ -181,7 +194,7 @@ def leader_paused():
         t = time.monotonic()
         st = c.status(timeout_ms=1000)
         took = time.monotonic() - t
-        check(took < 1.9, "status waited %.2fs for a frozen member" % took)
+        check(took < 2.5, "status waited %.2fs for a frozen member" % took)
         frozen = [nd for nd in st["nodes"] if nd["id"] == old][0]
         check(frozen["reachable"] is False, "frozen member reported reachable: %s" % st)
         check(st["leader"] not in (None, old), "a new leader is known: %s" % st)

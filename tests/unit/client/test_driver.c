@@ -21,6 +21,7 @@
 
 #include "cairn/client.h"
 #include "cairn/errors.h"
+#include "client/conn.h"
 #include "proto/proto.h"
 #include "util/clock.h"
 
@@ -401,4 +402,54 @@ Test(driver, init_rejects_bad_member_lists)
 	member(&ms[0], 0, 8000);
 	cr_assert_eq(cairn_client_init(&c, ms, 1), CAIRN_EINVAL);
 	cr_assert_eq(cairn_client_init(&c, ms, 0), CAIRN_EINVAL);
+}
+
+Test(driver, addresses_split_into_host_and_port)
+{
+	char host[64];
+	uint16_t port = 0;
+	cr_assert_eq(cairn_client_split_addr("127.0.0.1:8001", host, sizeof(host), &port), 0);
+	cr_assert_str_eq(host, "127.0.0.1");
+	cr_assert_eq(port, 8001);
+	cr_assert_eq(cairn_client_split_addr("[::1]:7", host, sizeof(host), &port), 0);
+	cr_assert_str_eq(host, "::1");
+	cr_assert_eq(port, 7);
+	cr_assert_eq(cairn_client_split_addr("db-1.local:65535", host, sizeof(host), &port), 0);
+	cr_assert_str_eq(host, "db-1.local");
+	cr_assert_eq(port, 65535);
+	const char *bad[] = {"",        "host", "host:",  ":80",  "h:0",
+			     "h:65536", "h:8x", "[::1]8", "[::1", "::1:80x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(cairn_client_split_addr(bad[i], host, sizeof(host), &port),
+			     CAIRN_EINVAL, "%s", bad[i]);
+}
+
+Test(driver, ipv6_loopback_members_are_reached)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd < 0)
+		cr_skip_test("no IPv6 here");
+	struct sockaddr_in6 sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin6_family = AF_INET6;
+	sa.sin6_addr = in6addr_loopback;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		cr_skip_test("no IPv6 loopback here");
+	}
+	socklen_t len = sizeof(sa);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	uint16_t port = ntohs(sa.sin6_port);
+	close(fd); /* nobody listens: refused, but resolved and connected over IPv6 */
+	struct cairn_client_member ms[1];
+	memset(ms, 0, sizeof(ms));
+	ms[0].id = 1;
+	snprintf(ms[0].client, sizeof(ms[0].client), "[::1]:%u", (unsigned)port);
+	struct cairn_client c;
+	struct cairn_client_result res;
+	cr_assert_eq(cairn_client_init(&c, ms, 1), 0);
+	cr_assert_eq(cairn_client_get(&c, "k", 1, 100, &res), 0);
+	cr_assert_eq(res.outcome, CAIRN_CLIENT_UNAVAILABLE);
+	cr_assert_not_null(strstr(res.message, "refused"), "%s", res.message);
+	cairn_client_close(&c);
 }
