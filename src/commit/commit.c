@@ -136,6 +136,27 @@ static int queue_reserve(struct cairn_commit *cm, size_t extra)
 	return 0;
 }
 
+/* Complete at_commit waiters up to last, the newest committed index. */
+static void complete_at_commit(struct cairn_commit *cm, uint64_t last)
+{
+	struct cairn_commit_waiter *w = cm->writes.head;
+	while (w != NULL && w->index <= last) {
+		struct cairn_commit_waiter *next = w->next;
+		if (w->at_commit) {
+			assert(w->index > cm->applied);
+			const struct cairn_raft_entry *e =
+				&cm->queue[w->index - cm->queue[0].index];
+			assert(e->index == w->index);
+			waitq_remove(&cm->writes, w);
+			if (e->term == w->term)
+				w->done_cb(w, 0, 0);
+			else
+				w->done_cb(w, CAIRN_EUNAVAIL, 0);
+		}
+		w = next;
+	}
+}
+
 int cairn_commit_push(struct cairn_commit *cm, const struct cairn_raft_entry *entries, size_t n)
 {
 	if (cm->failed != 0)
@@ -160,6 +181,8 @@ int cairn_commit_push(struct cairn_commit *cm, const struct cairn_raft_entry *en
 		}
 		cm->queue[cm->n_queue++] = copy;
 	}
+	if (cm->n_queue > 0)
+		complete_at_commit(cm, last_queued_index(cm));
 	return start_batch(cm);
 }
 

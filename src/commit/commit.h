@@ -15,6 +15,10 @@
  *                  machine's result when the entry at that index carries
  *                  that term; if it carries another term the proposal was
  *                  overwritten and never took effect (CAIRN_EUNAVAIL).
+ *                  A waiter marked at_commit (a write whose result cannot
+ *                  depend on the state, e.g. a PUT) completes as soon as its
+ *                  entry is pushed as committed, with result 0: the entry is
+ *                  durable on a majority and reads wait for it to apply.
  *   apply waiters  (a confirmed read): completed once applied >= index.
  *
  * The manager knows nothing of sockets or LMDB, so its ordering and waiter
@@ -49,7 +53,8 @@ typedef void (*cairn_commit_done_cb)(struct cairn_commit_waiter *w, int err, int
  * data, and keeps the struct alive until done_cb ran. */
 struct cairn_commit_waiter {
 	uint64_t index;
-	uint64_t term; /* writes: the term the entry was proposed in */
+	uint64_t term;  /* writes: the term the entry was proposed in */
+	bool at_commit; /* writes: complete on commit, result 0 (see above) */
 	cairn_commit_done_cb done_cb;
 	void *data;
 	/* Private to the manager. */

@@ -10,6 +10,21 @@
  * confirms it, the batch waits until applied >= the read index and then
  * reads from an LMDB read transaction.
  *
+ * What each reply code means for the client (its retry rules rely on it):
+ *   OK, NOT_FOUND, CAS_MISMATCH  final; a write was applied exactly once
+ *                  (a retried client_id+seq answers the first result).
+ *   NOT_LEADER     certainly not applied; carries the leader's id and client
+ *                  address when this member knows one (none: election under
+ *                  way, or this member is stopping).
+ *   BUSY           certainly not applied: a pending bound, or this member's
+ *                  storage failed (the message says which); retry later.
+ *   UNAVAILABLE    a write that was proposed and whose fate this member can
+ *                  no longer tell (leadership lost, stopping, storage
+ *                  failed): retry with the same client_id+seq. For GET: the
+ *                  read failed, nothing happened.
+ *   BAD_REQUEST    malformed or out of the contract's limits; never applied.
+ * STATUS is answered by every member, leader or not, at once.
+ *
  * Connections are src/net's. A connection closed by its client may still
  * have requests in flight: its state here is freed when the last one
  * completes, and replies to it are dropped. A client that lets more than
@@ -262,6 +277,10 @@ static void propose_all(struct cairn_node *n)
 		if (rv == 0) {
 			q->w.index = index;
 			q->w.term = st.term;
+			/* A PUT or DEL can only apply as OK (a duplicate answers
+			 * the first OK; a stale one has no waiter left), so it is
+			 * answered once committed; reads wait for its apply. */
+			q->w.at_commit = q->type == CAIRN_PROTO_PUT || q->type == CAIRN_PROTO_DEL;
 			q->w.done_cb = write_done_cb;
 			q->w.data = q;
 			rv = cairn_commit_wait_write(&n->commit, &q->w);

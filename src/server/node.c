@@ -66,7 +66,10 @@ void cairn_node_observe(struct cairn_node *n)
 	cairn_raft_status(n->raft, &st);
 	assert(st.term >= n->term); /* terms never go back */
 	assert(st.role != CAIRN_RAFT_LEADER || st.leader == n->id);
-	bool was_leader = n->role == CAIRN_RAFT_LEADER;
+	/* Leadership of n->term ends when the role or the term changes (a
+	 * member may lose and win again between two observations). */
+	bool lost = n->role == CAIRN_RAFT_LEADER &&
+		    (st.role != CAIRN_RAFT_LEADER || st.term != n->term);
 	if (st.role != n->role || st.term != n->term)
 		cairn_log_set_role(cairn_raft_role_name(st.role), st.term);
 	if (st.role != n->role) {
@@ -92,7 +95,7 @@ void cairn_node_observe(struct cairn_node *n)
 	n->term = st.term;
 	n->leader = st.leader;
 	n->vote = st.vote;
-	if (was_leader && st.role != CAIRN_RAFT_LEADER)
+	if (lost)
 		cairn_api_leadership_lost(n);
 }
 
@@ -106,9 +109,24 @@ void cairn_node_step(struct cairn_node *n, const struct cairn_raft_msg *m)
 
 void cairn_node_storage_failed(struct cairn_node *n)
 {
-	if (n->role == CAIRN_RAFT_LEADER && n->cfg.node_count > 1)
-		cairn_raft_transfer_leadership(n->raft, CAIRN_RAFT_NONE);
+	/* The handover happens in process_cb: this may run between
+	 * cairn_raft_ready() and cairn_raft_advance(), when the core takes no
+	 * other call. */
+	n->hand_over_pending = true;
 	cairn_commit_fail_writes(&n->commit, CAIRN_EIO);
+}
+
+/* A member whose disk failed cannot lead: hand leadership over once. */
+static void hand_over_if_failed(struct cairn_node *n)
+{
+	if (!n->hand_over_pending)
+		return;
+	n->hand_over_pending = false;
+	if (n->role != CAIRN_RAFT_LEADER || n->cfg.node_count == 1)
+		return;
+	int rv = cairn_raft_transfer_leadership(n->raft, CAIRN_RAFT_NONE);
+	if (rv == 0)
+		CAIRN_INFO("handing leadership over (storage failed)");
 }
 
 /* ---- Ready -------------------------------------------------------------- */
@@ -133,9 +151,21 @@ static int encode_after_persist(struct cairn_node *n, const struct cairn_raft_re
 	return 0;
 }
 
+/* A Ready whose only durable change is the commit index needs no sync:
+ * commit is a hint (raft.h), and it rides along with the next write
+ * (etcd's MustSync rule). */
+static bool needs_sync(const struct cairn_node *n, const struct cairn_raft_ready *rd)
+{
+	if (rd->n_entries > 0 || rd->n_msgs_after_persist > 0)
+		return true;
+	if (!rd->has_hard_state)
+		return false;
+	return rd->hard_state.term != n->synced_term || rd->hard_state.vote != n->synced_vote;
+}
+
 static void persist(struct cairn_node *n, const struct cairn_raft_ready *rd)
 {
-	if (!rd->has_hard_state && rd->n_entries == 0 && rd->n_msgs_after_persist == 0)
+	if (!needs_sync(n, rd))
 		return;
 	if (n->write_error != 0)
 		return; /* nothing more becomes durable: say nothing that needs it */
@@ -145,6 +175,10 @@ static void persist(struct cairn_node *n, const struct cairn_raft_ready *rd)
 	if (rv == 0)
 		rv = cairn_store_persist(n->store, rd, &frames);
 	cairn_buf_free(&frames);
+	if (rv == 0 && rd->has_hard_state) {
+		n->synced_term = rd->hard_state.term;
+		n->synced_vote = rd->hard_state.vote;
+	}
 	if (rv != 0) {
 		n->write_error = rv;
 		CAIRN_ERROR("cannot hand a write to the storage thread: %s; this member takes "
@@ -186,8 +220,11 @@ static void process_cb(uv_prepare_t *p)
 	struct cairn_node *n = p->data;
 	if (n->raft == NULL)
 		return;
+	hand_over_if_failed(n);
 	cairn_api_flush(n);
 	cairn_node_observe(n);
+	handle_ready(n);
+	hand_over_if_failed(n);
 	handle_ready(n);
 }
 
@@ -234,6 +271,7 @@ static void finish(struct cairn_node *n)
 	cairn_api_close_all(n);
 	cairn_peer_close_all(n);
 	cairn_commit_close(&n->commit);
+	cairn_store_log_stats(n->store);
 	cairn_store_close(n->store);
 	n->store = NULL;
 	close_own_handles(n);
@@ -345,6 +383,8 @@ static int create_core(struct cairn_node *n, char *err, size_t err_size)
 			 cairn_strerror(rv));
 		return rv;
 	}
+	n->synced_term = rs.hard_state.term;
+	n->synced_vote = rs.hard_state.vote;
 	n->durable_index = rs.n_log > 0 ? rs.log[rs.n_log - 1].index : rs.first_prev_index;
 	n->durable_term = rs.n_log > 0 ? rs.log[rs.n_log - 1].term : rs.first_prev_term;
 	rv = cairn_raft_create(&n->raft, &rc, &rs);

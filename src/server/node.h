@@ -100,6 +100,9 @@ struct cairn_node {
 	uint64_t durable_index;
 	uint64_t durable_term;
 	uint32_t persist_jobs_inflight;
+	/* Term and vote of the last hard state handed to the storage thread. */
+	uint64_t synced_term;
+	uint64_t synced_vote;
 
 	/* Client side. */
 	struct client_conn *clients; /* list of client connections */
@@ -110,9 +113,10 @@ struct cairn_node {
 	struct read_batch *reads_next;    /* GETs gathered this iteration */
 	struct read_batch *reads_waiting; /* batches waiting for ReadIndex */
 	uint64_t read_ctx_next;
-	size_t writes_pending; /* proposals gathered or waiting to apply */
-	size_t reads_pending;  /* GETs gathered, confirming or waiting to apply */
-	int write_error;       /* storage failed: writes refused with this */
+	size_t writes_pending;  /* proposals gathered or waiting to apply */
+	size_t reads_pending;   /* GETs gathered, confirming or waiting to apply */
+	int write_error;        /* storage failed: writes refused with this */
+	bool hand_over_pending; /* storage failed: a leader hands over */
 
 	/* Shutdown. */
 	bool handles_open; /* timers, prepare, signals initialised */

@@ -35,6 +35,8 @@ struct cairn_store {
 	bool async_open;
 	struct cairn_storage_entries log; /* recovered log, until freed */
 	size_t jobs_inflight;
+	uint64_t entries_appended; /* made durable in the log */
+	uint64_t entries_applied;  /* applied to the state machine */
 	int results[CAIRN_COMMIT_BATCH_ENTRIES_MAX];
 };
 
@@ -42,6 +44,7 @@ struct cairn_store {
  * of u64 BE destination, u32 BE length, frame bytes. */
 struct persist_job {
 	struct cairn_buf frames;
+	size_t n_entries;
 };
 
 static void notify_cb(void *arg)
@@ -83,6 +86,7 @@ static void done_cb(void *arg, const struct cairn_kv_done *d)
 		assert(n->persist_jobs_inflight > 0);
 		n->persist_jobs_inflight--;
 		if (d->err == 0) {
+			s->entries_appended += job->n_entries;
 			send_frames(n, &job->frames);
 			n->durable_index = d->last_index;
 			n->durable_term = d->last_term;
@@ -101,6 +105,7 @@ static void done_cb(void *arg, const struct cairn_kv_done *d)
 		return;
 	}
 	assert(d->n_results <= CAIRN_COMMIT_BATCH_ENTRIES_MAX);
+	s->entries_applied += d->n_results;
 	for (size_t i = 0; i < d->n_results; i++)
 		s->results[i] = d->results[i].status;
 	int rv = cairn_commit_applied(&n->commit, 0, s->results, d->n_results);
@@ -175,6 +180,7 @@ int cairn_store_persist(struct cairn_store *s, const struct cairn_raft_ready *rd
 	if (job == NULL)
 		return CAIRN_ENOMEM;
 	job->frames = *frames;
+	job->n_entries = rd->n_entries;
 	cairn_buf_init(frames, frames->cap_max);
 	int rv = cairn_kv_worker_append(s->worker, rd->entries, rd->n_entries,
 					rd->has_hard_state ? &rd->hard_state : NULL, job);
@@ -266,6 +272,15 @@ int cairn_store_result_code(uint8_t type, int result)
 	default:
 		return CAIRN_PROTO_BAD_REQUEST;
 	}
+}
+
+void cairn_store_log_stats(const struct cairn_store *s)
+{
+	struct cairn_storage_stats st;
+	cairn_storage_stats(s->storage, &st);
+	CAIRN_INFO("stats commits=%llu entries_appended=%llu entries_applied=%llu",
+		   (unsigned long long)st.commits, (unsigned long long)s->entries_appended,
+		   (unsigned long long)s->entries_applied);
 }
 
 size_t cairn_store_jobs_inflight(const struct cairn_store *s)

@@ -63,6 +63,11 @@ bool cairn_store_can_persist(const struct cairn_store *s);
  * async handle; shutdown calls it directly). */
 void cairn_store_drain(struct cairn_store *s);
 
+/* One log line "stats commits=N entries_appended=N entries_applied=N"
+ * (synced LMDB commits, log entries made durable, entries applied), for
+ * tools/bench; logged at a clean exit once every job is done. */
+void cairn_store_log_stats(const struct cairn_store *s);
+
 /* Jobs submitted and not yet completed. */
 size_t cairn_store_jobs_inflight(const struct cairn_store *s);
 

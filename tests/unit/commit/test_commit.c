@@ -296,3 +296,51 @@ Test(commit, a_hook_that_refuses_the_batch_stops_the_manager)
 	cr_assert_eq(push_range(1, 1, 1), CAIRN_EIO);
 	cr_assert_eq(o.err, CAIRN_EIO);
 }
+
+Test(commit, an_at_commit_waiter_completes_when_its_entry_is_committed)
+{
+	struct cairn_commit_waiter w;
+	struct outcome o;
+	waiter_init(&w, &o, 2, 1);
+	w.at_commit = true;
+	cr_assert_eq(cairn_commit_wait_write(&cm, &w), 0);
+	cr_assert_eq(push_range(1, 1, 1), 0);
+	cr_assert_eq(o.calls, 0, "not before its own entry is committed");
+	cr_assert_eq(push_range(2, 2, 1), 0);
+	cr_assert_eq(o.calls, 1, "before the apply batch is done");
+	cr_assert_eq(o.err, 0);
+	cr_assert_eq(o.result, 0);
+	cr_assert_eq(cm.applied, 0);
+	cr_assert_eq(ack(1, 0), 0);
+	cr_assert_eq(ack(1, 0), 0);
+	cr_assert_eq(o.calls, 1, "never completed twice");
+}
+
+Test(commit, an_at_commit_waiter_whose_index_holds_another_term_is_lost)
+{
+	struct cairn_commit_waiter w;
+	struct outcome o;
+	waiter_init(&w, &o, 1, 1);
+	w.at_commit = true;
+	cr_assert_eq(cairn_commit_wait_write(&cm, &w), 0);
+	cr_assert_eq(push_range(1, 1, 2), 0);
+	cr_assert_eq(o.calls, 1);
+	cr_assert_eq(o.err, CAIRN_EUNAVAIL);
+}
+
+Test(commit, a_result_waiter_behind_an_at_commit_one_still_waits_for_apply)
+{
+	struct cairn_commit_waiter cas, put;
+	struct outcome ocas, oput;
+	waiter_init(&cas, &ocas, 1, 1);
+	waiter_init(&put, &oput, 2, 1);
+	put.at_commit = true;
+	cr_assert_eq(cairn_commit_wait_write(&cm, &cas), 0);
+	cr_assert_eq(cairn_commit_wait_write(&cm, &put), 0);
+	cr_assert_eq(push_range(1, 2, 1), 0);
+	cr_assert_eq(oput.calls, 1);
+	cr_assert_eq(ocas.calls, 0, "its result comes from the state machine");
+	cr_assert_eq(ack(2, 9), 0);
+	cr_assert_eq(ocas.calls, 1);
+	cr_assert_eq(ocas.result, 9);
+}
