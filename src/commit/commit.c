@@ -96,6 +96,17 @@ static uint64_t last_queued_index(const struct cairn_commit *cm)
 	return cm->n_queue > 0 ? cm->queue[cm->n_queue - 1].index : cm->applied;
 }
 
+/* Tell ops.urgent that the batch in flight has a waiter: a read (any read
+ * waiter waits at least for it), or a write waiter at or below last (those
+ * left are not at_commit: at_commit ones complete on push). */
+static void note_urgency(struct cairn_commit *cm, uint64_t last)
+{
+	if (cm->ops.urgent == NULL || cm->n_inflight == 0)
+		return;
+	if (cm->reads.head != NULL || (cm->writes.head != NULL && cm->writes.head->index <= last))
+		cm->ops.urgent(cm->ops.ctx);
+}
+
 /* Hand the next run of queued entries to the apply hook. */
 static int start_batch(struct cairn_commit *cm)
 {
@@ -117,8 +128,10 @@ static int start_batch(struct cairn_commit *cm)
 		cm->failed = rv;
 		waitq_fail_all(&cm->writes, rv);
 		waitq_fail_all(&cm->reads, rv);
+		return rv;
 	}
-	return rv;
+	note_urgency(cm, cm->queue[n - 1].index);
+	return 0;
 }
 
 static int queue_reserve(struct cairn_commit *cm, size_t extra)
@@ -247,6 +260,8 @@ int cairn_commit_wait_write(struct cairn_commit *cm, struct cairn_commit_waiter 
 		old->done_cb(old, CAIRN_EUNAVAIL, 0);
 	}
 	waitq_insert(&cm->writes, w);
+	if (!w->at_commit)
+		note_urgency(cm, UINT64_MAX);
 	return 0;
 }
 
@@ -262,6 +277,7 @@ void cairn_commit_wait_applied(struct cairn_commit *cm, struct cairn_commit_wait
 		return;
 	}
 	waitq_insert(&cm->reads, w);
+	note_urgency(cm, UINT64_MAX);
 }
 
 void cairn_commit_fail_writes(struct cairn_commit *cm, int err)

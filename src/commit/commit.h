@@ -67,8 +67,13 @@ struct cairn_commit_waiter {
  * Returns 0, or an error after which the manager stops (see commit_failed). */
 typedef int (*cairn_commit_apply_fn)(void *ctx, const struct cairn_raft_entry *entries, size_t n);
 
+/* Someone now waits for the batch in flight (a confirmed read, or a write
+ * whose reply needs its result): it should not be delayed. A hint. */
+typedef void (*cairn_commit_urgent_fn)(void *ctx);
+
 struct cairn_commit_ops {
 	cairn_commit_apply_fn apply;
+	cairn_commit_urgent_fn urgent; /* may be NULL */
 	void *ctx;
 };
 

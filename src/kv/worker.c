@@ -11,6 +11,10 @@
  * once in drain. Job functions write only through the transaction and
  * overwrite their outputs, so a MAP_FULL retry of the whole group starts
  * clean; the applied index other threads read is published after commit.
+ * A wake-up that finds only applies, not kicked, first waits up to
+ * apply_linger_ns (CLOCK_MONOTONIC) for any other job, so the next append
+ * rides in the same transaction; an append, a kick, stop or a full group
+ * ends the wait.
  * notify_cb runs only when the done list goes from empty to non-empty:
  * whoever drains takes everything, so the next completion after a drain
  * always notifies again.
@@ -21,10 +25,12 @@
 #include "kv/worker.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cairn/errors.h"
 #include "cairn/limits.h"
@@ -42,6 +48,11 @@
 #define GROUP_JOBS_MAX 256u
 #define GROUP_WEIGHT_BYTES_MAX (32u * 1024u * 1024u)
 #define ENTRY_WEIGHT_BYTES 128u
+/* A wake-up that finds only applies nobody is waiting for (not kicked)
+ * waits at most this long for another job to share their transaction:
+ * with one client, the next request's append arrives right after the
+ * reply, and would otherwise wait behind the apply's own fsync. */
+#define APPLY_LINGER_NS_DEFAULT 1000000u
 
 struct job {
 	struct job *next;
@@ -66,6 +77,7 @@ struct cairn_kv_worker {
 	size_t jobs_max;
 	cairn_kv_notify_cb notify_cb;
 	void *notify_arg;
+	uint64_t apply_linger_ns;
 
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -74,6 +86,7 @@ struct cairn_kv_worker {
 	struct job *todo_head, *todo_tail;
 	struct job *done_head, *done_tail;
 	bool stopping; /* the thread exits once todo is empty */
+	bool kicked;   /* cairn_kv_worker_kick since the last take */
 
 	/* Owner thread only. Invariant: in_flight <= jobs_max. */
 	size_t in_flight;
@@ -212,6 +225,37 @@ static size_t take_jobs(struct cairn_kv_worker *w, struct job **jobs)
 	return n;
 }
 
+/* True when todo holds only applies, fewer than a group's worth, and
+ * nothing asks for them now: worth waiting for company. Called with mu
+ * held. */
+static bool should_linger(const struct cairn_kv_worker *w)
+{
+	if (w->stopping || w->kicked || w->todo_head == NULL)
+		return false;
+	size_t n = 0;
+	for (const struct job *j = w->todo_head; j != NULL; j = j->next) {
+		if (j->kind != CAIRN_KV_JOB_APPLY || ++n >= GROUP_JOBS_MAX)
+			return false;
+	}
+	return true;
+}
+
+/* Wait (mu held) up to apply_linger_ns while should_linger holds. */
+static void linger(struct cairn_kv_worker *w)
+{
+	if (!should_linger(w))
+		return;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	uint64_t ns = (uint64_t)until.tv_nsec + w->apply_linger_ns;
+	until.tv_sec += (time_t)(ns / 1000000000u);
+	until.tv_nsec = (long)(ns % 1000000000u);
+	while (should_linger(w)) {
+		if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT)
+			break;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct cairn_kv_worker *w = arg;
@@ -220,6 +264,8 @@ static void *worker_main(void *arg)
 	for (;;) {
 		while (w->todo_head == NULL && !w->stopping)
 			pthread_cond_wait(&w->cv, &w->mu);
+		linger(w);
+		w->kicked = false;
 		size_t n = take_jobs(w, jobs);
 		if (n == 0)
 			break; /* stopping, and everything queued is done */
@@ -260,11 +306,23 @@ int cairn_kv_worker_start(struct cairn_kv_worker **out, struct cairn_storage *s,
 		opt != NULL && opt->jobs_max != 0 ? opt->jobs_max : CAIRN_KV_WORKER_JOBS_DEFAULT;
 	w->notify_cb = opt != NULL ? opt->notify_cb : NULL;
 	w->notify_arg = opt != NULL ? opt->notify_arg : NULL;
+	w->apply_linger_ns = opt != NULL && opt->apply_linger_ns != 0 ? opt->apply_linger_ns
+								      : APPLY_LINGER_NS_DEFAULT;
 	if (pthread_mutex_init(&w->mu, NULL) != 0) {
 		free(w);
 		return CAIRN_ENOMEM;
 	}
-	if (pthread_cond_init(&w->cv, NULL) != 0) {
+	pthread_condattr_t ca;
+	if (pthread_condattr_init(&ca) != 0) {
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return CAIRN_ENOMEM;
+	}
+	int crc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (crc == 0)
+		crc = pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (crc != 0) {
 		pthread_mutex_destroy(&w->mu);
 		free(w);
 		return CAIRN_ENOMEM;
@@ -356,6 +414,16 @@ int cairn_kv_worker_apply(struct cairn_kv_worker *w, const struct cairn_raft_ent
 	if (n == 0)
 		return CAIRN_EINVAL;
 	return submit(w, CAIRN_KV_JOB_APPLY, entries, n, NULL, data);
+}
+
+void cairn_kv_worker_kick(struct cairn_kv_worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->todo_head != NULL) {
+		w->kicked = true;
+		pthread_cond_signal(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
 }
 
 size_t cairn_kv_worker_drain(struct cairn_kv_worker *w, cairn_kv_done_cb cb, void *arg)

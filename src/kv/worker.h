@@ -19,6 +19,13 @@
  * worker). The caller then drains
  * completions on its own thread with cairn_kv_worker_drain().
  *
+ * Applies alone wait for company: when a wake-up finds only apply jobs, the
+ * thread first waits up to 1 ms (apply_linger_ns) for any other job (typically the next
+ * request's append) so both share one fsync. An append, stop, a full group
+ * or cairn_kv_worker_kick() ends that wait at once; kick when someone (a
+ * linearizable read, a write whose reply needs the apply's result) waits
+ * for the queued applies.
+ *
  * It lives in src/kv, not src/storage, because it drives both the log store
  * and the state machine and only kv may use both.
  *
@@ -74,6 +81,9 @@ struct cairn_kv_worker_options {
 	 * (at least once after each job; may be coalesced). May be NULL. */
 	cairn_kv_notify_cb notify_cb;
 	void *notify_arg;
+	/* How long applies alone wait for company; 0: 1 ms (tests stretch
+	 * it to make the wait observable). */
+	uint64_t apply_linger_ns;
 };
 
 struct cairn_kv_worker;
@@ -94,6 +104,11 @@ int cairn_kv_worker_append(struct cairn_kv_worker *w, const struct cairn_raft_en
  * returns as cairn_kv_worker_append. */
 int cairn_kv_worker_apply(struct cairn_kv_worker *w, const struct cairn_raft_entry *entries,
 			  size_t n, void *data);
+
+/* Every job queued now is wanted now: if the thread is waiting for company
+ * for queued applies, it starts them at once. No-op when nothing is
+ * queued (a job already running is never delayed). */
+void cairn_kv_worker_kick(struct cairn_kv_worker *w);
 
 /* Call cb for every completion, in job order; returns how many. cb may
  * submit new jobs. */

@@ -396,7 +396,8 @@ static int create_core(struct cairn_node *n, char *err, size_t err_size)
 			 cairn_strerror(rv));
 		return rv;
 	}
-	struct cairn_commit_ops ops = {.apply = cairn_store_apply, .ctx = n->store};
+	struct cairn_commit_ops ops = {
+		.apply = cairn_store_apply, .urgent = cairn_store_apply_urgent, .ctx = n->store};
 	cairn_commit_init(&n->commit, &ops, rs.applied);
 	CAIRN_INFO("started: peer %s client %s data dir %s; term %llu, last index %llu, "
 		   "applied %llu; tick %u ms, heartbeat %u ticks, election %u ticks",

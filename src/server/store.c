@@ -208,6 +208,12 @@ int cairn_store_apply(void *ctx, const struct cairn_raft_entry *entries, size_t 
 	return rv;
 }
 
+void cairn_store_apply_urgent(void *ctx)
+{
+	struct cairn_store *s = ctx;
+	cairn_kv_worker_kick(s->worker);
+}
+
 /* The kv command of a client write; false for another request type. */
 static bool write_cmd(const struct cairn_proto_request *req, struct cairn_kv_cmd *cmd)
 {

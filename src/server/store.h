@@ -39,6 +39,8 @@ int cairn_store_persist(struct cairn_store *s, const struct cairn_raft_ready *rd
 
 /* The commit manager's apply hook (ctx is the store). */
 int cairn_store_apply(void *ctx, const struct cairn_raft_entry *entries, size_t n);
+/* The commit manager's urgent hook: start queued applies now. */
+void cairn_store_apply_urgent(void *ctx);
 
 /* The log entry payload of a client write (PUT, DEL, CAS): its size in
  * *bytes (0 for another request type), then the encoding into out, which

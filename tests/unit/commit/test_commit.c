@@ -344,3 +344,61 @@ Test(commit, a_result_waiter_behind_an_at_commit_one_still_waits_for_apply)
 	cr_assert_eq(ocas.calls, 1);
 	cr_assert_eq(ocas.result, 9);
 }
+
+static int urgent_calls;
+
+static void count_urgent(void *ctx)
+{
+	(void)ctx;
+	urgent_calls++;
+}
+
+/* Re-initialise the fixture's manager with an urgent hook. */
+static void setup_with_urgent(void)
+{
+	cairn_commit_close(&cm);
+	memset(&fake, 0, sizeof fake);
+	urgent_calls = 0;
+	struct cairn_commit_ops ops = {
+		.apply = fake_apply_fn, .urgent = count_urgent, .ctx = &fake};
+	cairn_commit_init(&cm, &ops, 0);
+}
+
+Test(commit, a_batch_only_put_waiters_wait_for_is_not_urgent)
+{
+	setup_with_urgent();
+	struct cairn_commit_waiter put;
+	struct outcome o;
+	waiter_init(&put, &o, 1, 1);
+	put.at_commit = true;
+	cr_assert_eq(cairn_commit_wait_write(&cm, &put), 0);
+	cr_assert_eq(push_range(1, 1, 1), 0);
+	cr_assert_eq(o.calls, 1);
+	cr_assert_eq(urgent_calls, 0);
+}
+
+Test(commit, a_batch_a_result_waiter_waits_for_is_urgent)
+{
+	setup_with_urgent();
+	struct cairn_commit_waiter cas;
+	struct outcome o;
+	waiter_init(&cas, &o, 1, 1);
+	cr_assert_eq(cairn_commit_wait_write(&cm, &cas), 0);
+	cr_assert_eq(urgent_calls, 0, "nothing in flight yet");
+	cr_assert_eq(push_range(1, 1, 1), 0);
+	cr_assert_eq(urgent_calls, 1);
+}
+
+Test(commit, a_read_arriving_during_a_batch_makes_it_urgent)
+{
+	setup_with_urgent();
+	cr_assert_eq(push_range(1, 2, 1), 0);
+	cr_assert_eq(urgent_calls, 0);
+	struct cairn_commit_waiter r;
+	struct outcome o;
+	waiter_init(&r, &o, 2, 0);
+	cairn_commit_wait_applied(&cm, &r);
+	cr_assert_eq(urgent_calls, 1);
+	cr_assert_eq(ack(2, 0), 0);
+	cr_assert_eq(o.calls, 1);
+}

@@ -593,3 +593,99 @@ Test(worker, a_wake_up_commits_at_most_256_jobs_at_once)
 	}
 	sem_destroy(&gate);
 }
+
+/* Start with applies alone waiting up to linger_ns for company. */
+static void start_lingering(uint64_t linger_ns)
+{
+	struct cairn_kv_worker_options opt = {.notify_cb = notify, .apply_linger_ns = linger_ns};
+	cr_assert_eq(cairn_kv_worker_start(&worker, store, kv, &opt), 0);
+}
+
+#define LINGER_LONG_NS (60ull * 1000000000ull) /* longer than any guard */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(worker, a_lone_apply_waits_for_the_next_append_and_shares_its_fdatasync)
+{
+	start_lingering(LINGER_LONG_NS);
+	struct cairn_raft_entry e[2] = {
+		cmd_entry(1, CAIRN_KV_PUT, 7, 1, "a", "1", NULL),
+		cmd_entry(2, CAIRN_KV_PUT, 7, 2, "b", "2", NULL),
+	};
+	cr_assert_eq(cairn_kv_worker_append(worker, &e[0], 1, NULL, (void *)0), 0);
+	wait_done(1);
+	struct cairn_storage_stats st0, st1;
+	cairn_storage_stats(store, &st0);
+	unsigned long sync0 = atomic_load(&fdatasyncs);
+	cr_assert_eq(cairn_kv_worker_apply(worker, &e[0], 1, (void *)1), 0);
+	nanosleep(&(struct timespec){0, 20000000}, NULL);
+	cairn_kv_worker_drain(worker, collect, NULL);
+	cr_assert_eq(n_done, 1, "the lone apply waits for company");
+	cr_assert_eq(cairn_kv_worker_append(worker, &e[1], 1, NULL, (void *)2), 0);
+	wait_done(3);
+	cairn_storage_stats(store, &st1);
+	cr_assert_eq(st1.commits - st0.commits, 1, "apply + append: %llu commits",
+		     (unsigned long long)(st1.commits - st0.commits));
+	cr_assert_eq(atomic_load(&fdatasyncs) - sync0, 1, "one fdatasync");
+	cr_assert_eq(done[1].data, (void *)1);
+	cr_assert_eq(done[1].err, 0);
+	cr_assert_eq(done[1].applied, 1);
+	cr_assert_eq(done[2].data, (void *)2);
+	cr_assert_eq(done[2].err, 0);
+	cr_assert_eq(done[2].last_index, 2);
+	assert_value("a", "1");
+}
+
+Test(worker, a_kicked_apply_starts_at_once)
+{
+	start_lingering(LINGER_LONG_NS);
+	struct cairn_raft_entry e = cmd_entry(1, CAIRN_KV_PUT, 7, 1, "a", "1", NULL);
+	cr_assert_eq(cairn_kv_worker_apply(worker, &e, 1, (void *)1), 0);
+	cairn_kv_worker_kick(worker);
+	wait_done(1); /* guarded well below the 60 s linger */
+	cr_assert_eq(done[0].err, 0);
+	cr_assert_eq(done[0].applied, 1);
+	cr_assert_eq(cairn_kv_applied(kv), 1);
+}
+
+Test(worker, a_kick_ends_a_wait_already_begun)
+{
+	start_lingering(LINGER_LONG_NS);
+	struct cairn_raft_entry e = cmd_entry(1, CAIRN_KV_PUT, 7, 1, "a", "1", NULL);
+	cr_assert_eq(cairn_kv_worker_apply(worker, &e, 1, (void *)1), 0);
+	nanosleep(&(struct timespec){0, 20000000}, NULL);
+	cairn_kv_worker_kick(worker);
+	wait_done(1);
+	cr_assert_eq(done[0].err, 0);
+	cr_assert_eq(done[0].applied, 1);
+}
+
+Test(worker, a_lone_apply_with_nothing_following_completes)
+{
+	start(0); /* default linger: bounded */
+	struct cairn_raft_entry e = cmd_entry(1, CAIRN_KV_PUT, 7, 1, "a", "1", NULL);
+	cr_assert_eq(cairn_kv_worker_apply(worker, &e, 1, (void *)1), 0);
+	wait_done(1);
+	cr_assert_eq(done[0].err, 0);
+	cr_assert_eq(done[0].applied, 1);
+	assert_value("a", "1");
+}
+
+Test(worker, stop_during_the_wait_runs_the_apply_at_once)
+{
+	start_lingering(LINGER_LONG_NS);
+	struct cairn_raft_entry e = cmd_entry(1, CAIRN_KV_PUT, 7, 1, "a", "1", NULL);
+	cr_assert_eq(cairn_kv_worker_apply(worker, &e, 1, (void *)1), 0);
+	nanosleep(&(struct timespec){0, 20000000}, NULL);
+	double t0 = now_s();
+	cairn_kv_worker_stop(worker);
+	cr_assert_lt(now_s() - t0, 10.0, "stop did not wait out the linger");
+	wait_done(1);
+	cr_assert_eq(done[0].err, 0);
+	cr_assert_eq(done[0].applied, 1);
+}
