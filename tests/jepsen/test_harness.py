@@ -125,7 +125,7 @@ class Analysis(unittest.TestCase):
 
 
 class WholeRunWithFakes(unittest.TestCase):
-    def jepsen(self, seconds, seed, env=None):
+    def jepsen(self, seconds, seed, env=None, client="batch"):
         with tempfile.TemporaryDirectory() as tmp:
             hist = os.path.join(tmp, "history.jsonl")
             before = set(glob.glob(os.path.join(tempfile.gettempdir(), "cairn-jepsen-*")))
@@ -136,7 +136,7 @@ class WholeRunWithFakes(unittest.TestCase):
                  "--clients", "3", "--history", hist, "--log-lines", "3",
                  # The fakes recover at once; on a loaded machine a CLI call
                  # alone can take seconds, and this test is not about timing.
-                 "--recovery-limit-s", "60", "--op-timeout-ms", "5000"],
+                 "--recovery-limit-s", "60", "--op-timeout-ms", "5000", "--client", client],
                 capture_output=True, text=True, timeout=120, env=dict(os.environ, **(env or {})))
             after = set(glob.glob(os.path.join(tempfile.gettempdir(), "cairn-jepsen-*")))
             self.assertEqual(after - before, set(), "the run must remove its temp dir")
@@ -165,6 +165,12 @@ class WholeRunWithFakes(unittest.TestCase):
         self.assertFalse(summary["valid"])
         self.assertEqual(summary["linearizable"], "invalid")
         self.assertIn("is not linearizable", r.stdout)
+
+    def test_one_cli_process_per_operation_also_records_and_judges(self):
+        r, summary, history = self.jepsen(4, 11, {"FAKE_CAIRN_LOSE_WRITES": "1"}, client="cli")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertFalse(summary["valid"])
+        self.assertTrue(history)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,12 @@
 
 Each Client is a thread that loops: pick a random get/put/cas/del on a small
 set of keys (from its own seeded generator), note the invocation time, run
-`build/cairn --timeout MS ...`, note the completion time, and append one
-history entry whose outcome class comes from the CLI's exit status:
+it, note the completion time, and append one history entry whose outcome
+class comes from the CLI's exit status. A client runs its operations through
+one long-lived `cairn --timeout MS batch` process (a Session: one client of
+the library, one connection, its leader knowledge and write session kept
+across operations; a line in, a status line out), or with --client cli one
+`cairn ... get|put|del|cas` process per operation.
 
   status  get         put / del     cas
   0       ok (value)  ok            ok
@@ -21,6 +25,7 @@ inside each interval, which only widens it (sound, slightly weaker).
 """
 
 import random
+import select
 import subprocess
 import threading
 import time
@@ -63,8 +68,50 @@ class History:
             return list(self.entries)
 
 
+class SessionDead(Exception):
+    """The batch process ended or stopped answering."""
+
+
+class Session:
+    """One `cairn -c CONFIG --timeout MS batch` process. Not thread-safe:
+    one per client thread."""
+
+    def __init__(self, cairn, config, timeout_ms, log_path):
+        self.timeout_ms = timeout_ms
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [cairn, "-c", config, "--timeout", str(timeout_ms), "batch"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, bufsize=0)
+
+    def run(self, kind, key, args):
+        """Returns (exit status of the operation, stdout text after it)."""
+        line = " ".join([kind, key] + list(args)) + "\n"
+        try:
+            self.proc.stdin.write(line.encode())
+        except (BrokenPipeError, OSError):
+            raise SessionDead("batch process gone (status %s)" % self.proc.poll()) from None
+        ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout_ms / 1000 + 10)
+        if not ready:
+            raise SessionDead("batch process did not answer within its --timeout + 10 s")
+        reply = self.proc.stdout.readline().decode("utf-8", "replace")
+        if not reply.endswith("\n"):
+            raise SessionDead("batch process ended (status %s)" % self.proc.wait(5))
+        code, _, value = reply[:-1].partition(" ")
+        try:
+            return int(code), value + "\n"
+        except ValueError:
+            raise SessionDead("batch process said %r" % reply) from None
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        for f in (self.proc.stdin, self.proc.stdout):
+            f.close()
+
+
 class Recorder:
-    """Runs one operation through the CLI and records it."""
+    """Runs one operation through the CLI (or a Session) and records it."""
 
     def __init__(self, cairn, config, history, t0, timeout_ms):
         self.cairn = cairn
@@ -78,16 +125,27 @@ class Recorder:
     def now(self):
         return time.monotonic() - self.t0
 
-    def run(self, process, kind, key, args=(), timeout_ms=None):
+    def run(self, process, kind, key, args=(), timeout_ms=None, session=None):
+        """Runs one operation, records it and returns its history entry. With
+        a session, a SessionDead is recorded (an anomaly) and raised again."""
         timeout_ms = timeout_ms or self.timeout_ms
         cmd = [self.cairn, "-c", self.config, "--timeout", str(timeout_ms), kind, key] + list(args)
+        dead = None
         invoke = self.now()
-        try:
-            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                               timeout=timeout_ms / 1000 + 10)
-            status, out, err = r.returncode, r.stdout, r.stderr
-        except subprocess.TimeoutExpired:
-            status, out, err = None, "", "killed: outlived its --timeout by 10 s"
+        if session is not None:
+            try:
+                status, out = session.run(kind, key, args)
+                err = ""
+            except SessionDead as e:
+                dead = e
+                status, out, err = None, "", str(e)
+        else:
+            try:
+                r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                                   text=True, timeout=timeout_ms / 1000 + 10)
+                status, out, err = r.returncode, r.stdout, r.stderr
+            except subprocess.TimeoutExpired:
+                status, out, err = None, "", "killed: outlived its --timeout by 10 s"
         complete = self.now()
         outcome, anomaly = classify(kind, status)
         entry = {"process": process, "op": kind, "key": key, "invoke": round(invoke, 6),
@@ -102,13 +160,17 @@ class Recorder:
         if anomaly is not None:
             with self.lock:
                 self.anomalies.append("%s: %s" % (anomaly, err.strip()[-300:]))
+        if dead is not None:
+            raise dead
         return entry
 
 
 class Client(threading.Thread):
     """One client issuing random operations until stop is set."""
 
-    def __init__(self, process, recorder, keys, seed, stop):
+    def __init__(self, process, recorder, keys, seed, stop, log_path=None):
+        """log_path: where the client's batch process logs; None runs one
+        CLI process per operation instead."""
         super().__init__(name="client-%d" % process, daemon=True)
         self.process = process
         self.recorder = recorder
@@ -117,6 +179,8 @@ class Client(threading.Thread):
         self.stop = stop
         self.count = 0
         self.known = {}  # key -> last value this client saw or wrote
+        self.log_path = log_path
+        self.session = None
 
     def _unique(self):
         self.count += 1
@@ -132,7 +196,15 @@ class Client(threading.Thread):
                 args = (self.known.get(key) or "none", self._unique())
             else:
                 args = ()
-            entry = self.recorder.run(self.process, kind, key, args)
+            if self.log_path is not None and self.session is None:
+                self.session = Session(self.recorder.cairn, self.recorder.config,
+                                       self.recorder.timeout_ms, self.log_path)
+            try:
+                entry = self.recorder.run(self.process, kind, key, args, session=self.session)
+            except SessionDead:
+                self.session.close()
+                self.session = None
+                continue
             if entry["outcome"] == "ok":
                 if kind == "get":
                     self.known[key] = entry["value"]
@@ -141,3 +213,5 @@ class Client(threading.Thread):
             if entry["outcome"] == "not_found":
                 self.known.pop(key, None)
             time.sleep(self.rng.uniform(0, 0.01))
+        if self.session is not None:
+            self.session.close()
