@@ -65,6 +65,7 @@ UNKNOWN = "unknown"
 
 DEFAULT_MAX_STEPS = 2_000_000
 DEFAULT_TIMEOUT_S = 60.0
+SHRINK_TIMEOUT_S = 30.0  # at most this long spent shrinking one key's violation
 
 
 class HistoryError(Exception):
@@ -76,7 +77,8 @@ class Op:
     window shrinker makes weakened copies with `weakened()`."""
 
     __slots__ = ("index", "process", "op", "key", "value", "expected", "new",
-                 "invoke", "complete", "outcome", "line", "weakened_from", "until")
+                 "invoke", "complete", "outcome", "line", "weakened_from", "until",
+                 "before_window")
 
     def __init__(self, **fields):
         for name in self.__slots__:
@@ -119,6 +121,8 @@ class Op:
         if self.weakened_from is not None:
             d["outcome"] = self.weakened_from
             d["weakened"] = True
+        if self.before_window:
+            d["before_window"] = True
         return d
 
     def describe(self):
@@ -136,6 +140,8 @@ class Op:
         outcome = self.outcome
         if self.weakened_from is not None:
             outcome = "%s, taken as maybe applied" % self.weakened_from
+        if self.before_window:
+            outcome += "; earlier, wrote a value read below"
         return "[%s, %s] process %s: %s -> %s%s" % (self.invoke, end, self.process, what,
                                                     outcome, where)
 
@@ -271,7 +277,7 @@ def _unobserved_optional(op, values, absent):
     return written_value(op) not in values
 
 
-def prepare(ops):
+def prepare(ops, initial_values=()):
     """Drops operations that cannot change the verdict and narrows when
     optional writes can happen. Returns new Op objects; ops are not changed.
 
@@ -283,8 +289,9 @@ def prepare(ops):
     holds no read, so removing it leaves a valid order.
 
     An optional write whose value is observed, and is the only write of that
-    value, must have happened before the first observer completed, so its
-    window ends there rather than at +infinity. This keeps operations of
+    value (the register does not start with it: initial_values), must have
+    happened before the first observer completed, so its window ends there
+    rather than at +infinity. This keeps operations of
     unknown outcome from staying open for the rest of the history."""
     kept = [op for op in ops
             if op.outcome != "fail" and not (op.op == "get" and op.outcome == "unknown")]
@@ -295,7 +302,7 @@ def prepare(ops):
         if len(fewer) == len(kept):
             break
         kept = fewer
-    writers = {}
+    writers = {v: 1 for v in initial_values if v is not None}
     for op in kept:
         v = written_value(op)
         if v is not None:
@@ -389,6 +396,9 @@ class Budget:
         self.max_steps = max_steps
         self.deadline = time.monotonic() + timeout_s
         self.steps = 0
+        # The latest return the search ever had to back off from: no path
+        # got past it, so operations invoked after it played no part.
+        self.furthest = -math.inf
 
     def spend(self):
         self.steps += 1
@@ -399,9 +409,17 @@ class Budget:
         return True
 
 
-def search(ops, budget):
+def _cache_key(mask, state):
+    """(mask, state) without the run of low ones the mask starts with: the
+    same set, a far smaller int to hash and keep."""
+    prefix = (~mask & (mask + 1)).bit_length() - 1
+    return prefix, mask >> prefix, state
+
+
+def search(ops, budget, initial=None):
     """Decides whether ops (all on one key) are linearizable from an absent
-    register. Returns VALID, INVALID, or UNKNOWN when budget runs out.
+    register (or from `initial`). Returns VALID, INVALID, or UNKNOWN when
+    budget runs out.
 
     Deletes of unknown outcome open until +infinity all have the same effect,
     so any order that uses some of them can use the earliest invoked instead:
@@ -409,12 +427,15 @@ def search(ops, budget):
     from multiplying the configurations searched."""
     if not ops:
         return VALID
+    # Slots in invocation order, so the linearized set is mostly a prefix of
+    # slots and the cache can key on (prefix length, the bits after it).
+    ops = sorted(ops, key=lambda o: (o.invoke, o.index))
     head = _build_events(ops)
     open_dels = sorted((op.invoke, slot) for slot, op in enumerate(ops)
                        if op.op == "del" and op.is_optional() and op.return_time() == math.inf)
     rank = {slot: r for r, (_, slot) in enumerate(open_dels)}
     dels_done = 0
-    state = None
+    state = initial
     linearized = 0
     cache = set()
     stack = []
@@ -431,8 +452,9 @@ def search(ops, budget):
             possible, after = step(state, entry.op)
             if possible:
                 mask = linearized | (1 << entry.slot)
-                if (mask, after) not in cache:
-                    cache.add((mask, after))
+                key = _cache_key(mask, after)
+                if key not in cache:
+                    cache.add(key)
                     stack.append((entry, state))
                     state = after
                     linearized = mask
@@ -449,8 +471,9 @@ def search(ops, budget):
             if entry.op.is_optional():
                 # It may never have happened: take that choice, once per configuration.
                 mask = linearized | (1 << entry.slot)
-                if (mask, state) not in cache:
-                    cache.add((mask, state))
+                key = _cache_key(mask, state)
+                if key not in cache:
+                    cache.add(key)
                     call = entry.match_call
                     stack.append((call, state))
                     linearized = mask
@@ -458,6 +481,7 @@ def search(ops, budget):
                     entry = head.next
                     continue
             # An operation returned before we could place it: undo the last choice.
+            budget.furthest = max(budget.furthest, entry.op.return_time())
             if not stack:
                 return INVALID
             entry, state = stack.pop()
@@ -480,7 +504,7 @@ def check_ops(ops, budget):
 
 def _weaken(op):
     """A read, or a write that found the key absent, is dropped (None); any
-    other write becomes of unknown outcome."""
+    other write becomes "maybe applied within its interval"."""
     if op.op == "get" or op.outcome == "not_found":
         return None
     if op.outcome == "unknown":
@@ -488,89 +512,141 @@ def _weaken(op):
     return op.copy(outcome="unknown", weakened_from=op.outcome, until=None)
 
 
-def _compose(strict, weak_before, weak_after):
-    out = list(strict)
-    for group in (weak_before, weak_after):
-        for op in group:
-            w = _weaken(op)
-            if w is not None:
-                out.append(w)
-    return out
+# A register value no operation writes or reads: stands for "some value
+# that nobody in the window observes".
+OTHER = object()
 
 
-def _fails(ops, budget_steps, deadline):
-    budget = Budget(budget_steps, max(0.0, deadline - time.monotonic()))
-    return check_ops(ops, budget) == INVALID
+class Window:
+    """A violation cut down to a few operations.
+
+    strict  operations kept as recorded, in invocation order
+    maybe   other operations of the key, weakened (reads dropped, writes
+            maybe applied within their intervals), that overlap the window
+    earlier how many operations completed before the window: the register
+            may start the window in any state they could have left
+    starts  those possible start states (None = absent, OTHER = a value the
+            window never sees)
+    context the earlier operations that wrote a value a strict one read:
+            shown to the reader, not needed for the failure
+    Invariant: no order of strict + maybe, from any of starts, is legal."""
+
+    def __init__(self, strict, maybe, earlier, starts, context):
+        self.strict = strict
+        self.maybe = maybe
+        self.earlier = earlier
+        self.starts = starts
+        self.context = context
+
+    def shown(self):
+        """strict plus the maybe-applied writes whose effect a strict
+        operation saw, in invocation order: what a reader needs."""
+        seen = {o.value if o.op == "get" else o.expected for o in self.strict
+                if o.outcome == "ok" and o.op in ("get", "cas")}
+        absent = any(o.outcome == "not_found" for o in self.strict)
+        extra = [o for o in self.maybe
+                 if written_value(o) in seen or (o.op == "del" and absent)]
+        context = [o.copy(before_window=True) for o in self.context if written_value(o) in seen]
+        return sorted(self.strict + extra + context, key=lambda o: (o.invoke, o.index))
 
 
-def _first_true(lo, hi, pred):
-    """Smallest n in [lo, hi] with pred(n) true, given pred(hi) is true and
-    pred is monotone (false..false true..true)."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if pred(mid):
-            hi = mid
+def _window(strict, others):
+    """Builds the Window of strict operations given every other operation
+    of the key (as recorded). Soundness: in a linearization of the whole
+    history, operations that completed before the window's first invocation
+    come before all of it, and whatever state they leave is among starts;
+    the operations overlapping the window are taken as maybe applied, which
+    only adds freedom."""
+    t0 = min(o.invoke for o in strict)
+    kept, dropped = [], []
+    for o in others:
+        end = math.inf if o.outcome == "unknown" else o.complete
+        if end < t0:
+            dropped.append(o)
         else:
-            lo = mid + 1
-    return hi
+            w = _weaken(o)
+            if w is not None:
+                kept.append(w)
+    ops = prepare(strict + kept)
+    values, _ = observed_values(ops)
+    starts = [None]
+    if dropped:
+        written = {written_value(o) for o in dropped} - {None}
+        starts.append(OTHER)
+        starts += sorted(v for v in written if v in values)
+    maybe = [o for o in ops if o.is_optional()]
+    context = [o for o in dropped if o.outcome in ("ok", "unknown") and written_value(o) in values]
+    return Window([o for o in ops if not o.is_optional()], maybe, len(dropped), starts, context)
+
+
+def window_fails(win, max_steps, deadline):
+    """True when the window's operations cannot be ordered from any of its
+    start states (a search that runs out of budget counts as "can")."""
+    ops = prepare(win.strict + win.maybe, initial_values=win.starts)
+    for start in win.starts:
+        budget = Budget(max_steps, max(0.0, deadline - time.monotonic()))
+        if search(ops, budget, initial=start) != INVALID:
+            return False
+    return True
 
 
 def shrink(ops, max_steps=DEFAULT_MAX_STEPS, timeout_s=DEFAULT_TIMEOUT_S):
     """Given the operations of one key that are not linearizable, returns a
-    short list of operations (in invocation order, some weakened to unknown)
-    that cannot be linearized on its own, nor with every other operation of
-    the key taken as maybe applied within its interval. Never longer than
-    the input."""
+    Window of few operations that cannot be ordered (see Window), or None
+    when the search runs out of budget before finding one.
+
+    The search's furthest point bounds the end: operations invoked after it
+    played no part. Then the start is pushed as late as the window still
+    fails (earlier operations cut off, their possible states kept), then
+    each remaining operation is weakened while the window still fails:
+    reads first, since dropping them shortens the window; a write left
+    strict shows when it happened."""
     deadline = time.monotonic() + timeout_s
     ops = sorted(prepare(ops), key=lambda o: (o.invoke, o.index))
-    n = len(ops)
+    budget = Budget(max_steps, timeout_s)
+    if search(ops, budget) != INVALID:
+        return None
+    end = sum(1 for o in ops if o.invoke <= budget.furthest)
+    if end < 1:
+        end = len(ops)
 
-    # Shortest prefix that fails when every later operation is weakened.
-    # More strict operations only remove freedom, so failure is monotone in end.
-    end = _first_true(1, n, lambda k: _fails(_compose(ops[:k], [], ops[k:]),
-                                               max_steps, deadline))
-    # Latest start that still fails with every earlier operation weakened.
-    start = _latest_start(ops, end, max_steps, deadline)
+    def fails_from(start):
+        win = _window(ops[start:end], ops[:start] + ops[end:])
+        return win if window_fails(win, max_steps, deadline) else None
 
-    window = ops[start:end]
-    weak = ops[:start] + ops[end:]
-    # Weaken each remaining operation while the rest still fails: reads first,
-    # since dropping them shortens the window, then writes. A write left
-    # strict shows when it happened; a read left strict shows what was seen.
-    for candidate in [o for o in window if o.op == "get"] + [o for o in window if o.op != "get"]:
-        if time.monotonic() >= deadline:
-            break
-        trial = [o for o in window if o is not candidate]
-        if _fails(_compose(trial, weak + [candidate], []), max_steps, deadline):
-            weak.append(candidate)
-            window = trial
-    # The window fails with every other operation taken as maybe applied.
-    # For the reader, drop the maybe-applied writes it can do without, except
-    # those that wrote a value the window's operations saw (dropping them would
-    # turn a stale read into a read of a value nobody wrote, which misleads).
-    result = prepare(_compose(window, weak, []))
-    seen = {o.value if o.op == "get" else o.expected for o in result
-            if o.outcome == "ok" and o.op in ("get", "cas")}
-    for candidate in [o for o in result if o.is_optional() and written_value(o) not in seen]:
-        if time.monotonic() >= deadline:
-            break
-        trial = [o for o in result if o is not candidate]
-        if _fails(trial, max_steps, deadline):
-            result = trial
-    return sorted(result, key=lambda o: (o.invoke, o.index))
-
-
-def _latest_start(ops, end, max_steps, deadline):
-    """Largest s such that ops[s:end] strict, the rest weakened, still fails.
-    Failure is monotone: a smaller s keeps more operations strict."""
-    lo, hi = 0, end - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if _fails(_compose(ops[mid:end], ops[:mid], ops[end:]), max_steps, deadline):
-            lo = mid
+    # Latest start that fails: try windows doubling backwards from the end,
+    # then halve the gap to the last one that did not fail.
+    good, span, found = end, 1, None
+    while found is None and time.monotonic() < deadline:
+        start = max(0, end - span)
+        found = fails_from(start)
+        if found is None:
+            good = start
+            if start == 0:
+                break
+            span *= 2
+    if found is None:
+        return None
+    lo, hi = start, good  # fails at lo; nothing in (hi..end) failed
+    while hi - lo > 1 and time.monotonic() < deadline:
+        mid = (lo + hi) // 2
+        win = fails_from(mid)
+        if win is not None:
+            lo, found = mid, win
         else:
-            hi = mid - 1
-    return lo
+            hi = mid
+    strict = ops[lo:end]
+    others = ops[:lo] + ops[end:]
+    order = [o for o in strict if o.op == "get"] + [o for o in strict if o.op != "get"]
+    for candidate in order:
+        if time.monotonic() >= deadline or len(strict) == 1:
+            break
+        trial = [o for o in strict if o is not candidate]
+        win = _window(trial, others + [candidate])
+        if window_fails(win, max_steps, deadline):
+            strict, found = trial, win
+            others = others + [candidate]
+    return found
 
 
 # ---------------------------------------------------------------------------
@@ -588,7 +664,9 @@ def check_history(ops, max_steps=DEFAULT_MAX_STEPS, timeout_s=DEFAULT_TIMEOUT_S)
     """Checks a whole history. Returns a dict:
       verdict      VALID, INVALID or UNKNOWN (INVALID wins over UNKNOWN)
       keys, ops    how many were checked
-      violations   [{"key": k, "window": [Op, ...]}] for each failing key
+      violations   [{"key": k, "window": [Op, ...], "earlier": n}] for each
+                   failing key: the operations that cannot be ordered, from
+                   any state the n operations completed before them left
       unknown_keys keys whose search ran out of budget
     max_steps bounds each key's search; timeout_s bounds the whole check."""
     deadline = time.monotonic() + timeout_s
@@ -599,8 +677,9 @@ def check_history(ops, max_steps=DEFAULT_MAX_STEPS, timeout_s=DEFAULT_TIMEOUT_S)
         remaining = max(0.0, deadline - time.monotonic())
         verdict = check_ops(keys[key], Budget(max_steps, remaining))
         if verdict == INVALID:
-            window = shrink(keys[key], max_steps, max(1.0, remaining / 4))
-            violations.append({"key": key, "window": window})
+            win = shrink(keys[key], max_steps, min(SHRINK_TIMEOUT_S, max(1.0, remaining / 4)))
+            violations.append({"key": key, "window": [] if win is None else win.shown(),
+                               "earlier": 0 if win is None else win.earlier, "found": win})
         elif verdict == UNKNOWN:
             unknown_keys.append(key)
     verdict = INVALID if violations else (UNKNOWN if unknown_keys else VALID)
@@ -612,8 +691,14 @@ def report_lines(result):
     """Human-readable lines for a check_history() result."""
     lines = []
     for v in result["violations"]:
-        lines.append("key %s is not linearizable: these %d operations cannot be ordered:" %
-                     (json.dumps(v["key"]), len(v["window"])))
+        inside = sum(1 for op in v["window"] if not op.before_window)
+        lines.append("key %s is not linearizable: these %d operations cannot be ordered%s:" %
+                     (json.dumps(v["key"]), inside,
+                      "" if not v["earlier"] else
+                      ", from any state the %d operations before them could have left" %
+                      v["earlier"]))
+        if not v["window"]:
+            lines.append("  (no smaller window found within the time allowed)")
         for op in v["window"]:
             lines.append("  " + op.describe())
     for key in result["unknown_keys"]:
@@ -627,7 +712,8 @@ def report_lines(result):
 def result_json(result):
     return {"valid": result["verdict"] == VALID, "verdict": result["verdict"],
             "keys": result["keys"], "ops": result["ops"],
-            "violations": [{"key": v["key"], "window": [op.to_dict() for op in v["window"]]}
+            "violations": [{"key": v["key"], "earlier": v["earlier"],
+                            "window": [op.to_dict() for op in v["window"]]}
                            for v in result["violations"]],
             "unknown_keys": result["unknown_keys"]}
 
