@@ -23,12 +23,13 @@ search is bounded by steps and by wall time; past the bound the verdict is
 "unknown", never a hang.
 
 On a violation the checker prints the key and a small window of operations
-that cannot be ordered: the shortest failing prefix of the key's operations,
-then the latest start, then each remaining operation weakened (a read
-dropped, a write made "maybe applied within its interval") while the rest
-still fails. Weakening only adds freedom, so the window, with every other
-operation of the key taken as maybe applied, still cannot be linearized;
-maybe-applied writes that the window does not need are then left out.
+that cannot be ordered. The search's furthest point bounds its end; its
+start is pushed as late as it still fails when the register may begin the
+window in any state the earlier operations could have left; then each
+operation in it is weakened (a read dropped, a write made "maybe applied
+within its interval") while it still fails. Every step only adds freedom,
+so the window proves the violation on its own. The earlier writes of values
+it read are shown with it, for the reader.
 
 History line format (one JSON object per line; blank lines ignored):
   {"process": 3, "op": "put", "key": "k1", "value": "v17",
