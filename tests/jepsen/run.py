@@ -66,6 +66,15 @@ def failover_ms(history, events, kinds):
     return out
 
 
+def longest_gap_ms(history, start, end):
+    """The longest stretch within [start, end] in which no operation
+    completed successfully (a member answered ok or not found)."""
+    times = sorted(e["complete"] for e in history
+                   if e["outcome"] in ("ok", "not_found") and start <= e["complete"] <= end)
+    edges = [start] + times + [end]
+    return round(max(b - a for a, b in zip(edges, edges[1:])) * 1000, 1)
+
+
 def availability(history, windows):
     """Fraction of operations invoked inside / outside the windows that a
     member answered (ok, not found, cas mismatch)."""
@@ -173,9 +182,12 @@ class Run:
         rec = workload.Recorder(a.cairn, cl.client_config, history, self.t0, a.op_timeout_ms)
         keys = ["k%d" % i for i in range(a.keys)]
         stop = threading.Event()
+        # Odd clients give up early: their writes end "unknown" or "unavailable"
+        # during faults, which exercises at-most-once retries and the checker.
         clients = [workload.Client(p, rec, keys, a.seed, stop,
                                    None if a.client == "cli" else
-                                   os.path.join(cl.dir, "client%d.log" % p))
+                                   os.path.join(cl.dir, "client%d.log" % p),
+                                   a.op_timeout_ms if p % 2 == 0 else a.short_timeout_ms)
                    for p in range(a.clients)]
         for c in clients:
             c.start()
@@ -277,6 +289,9 @@ class Run:
             "ops": ops, "faults": len(events),
             "fault_kinds": sorted({ev.kind for ev in events}),
             "availability_during_faults": during, "availability_outside_faults": outside,
+            "longest_gap_without_success_ms":
+                None if not entries else longest_gap_ms(entries, entries[0]["invoke"],
+                                                        max(e["complete"] for e in entries)),
             "leader_kills": len(kills),
             "leader_kill_to_write_ms": None if not measured else {
                 "n": len(measured), "median": round(statistics.median(measured), 1),
@@ -311,6 +326,8 @@ def parse_args(argv):
     p.add_argument("--heartbeat-ms", type=int, default=50)
     p.add_argument("--election-timeout-ms", type=int, default=300)
     p.add_argument("--op-timeout-ms", type=int, default=2000, help="the CLI's --timeout")
+    p.add_argument("--short-timeout-ms", type=int, default=250,
+                   help="the --timeout of every other client (default %(default)s)")
     p.add_argument("--client", choices=("batch", "cli"), default="batch",
                    help="each client one long-lived `cairn batch` (default), "
                    "or one `cairn` process per operation")

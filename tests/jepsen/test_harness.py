@@ -117,6 +117,12 @@ class Analysis(unittest.TestCase):
              e("final", "get", "k", 5, 6, "not_found")]
         self.assertEqual(run.lost_writes(h, ["k"]), [])
 
+    def test_longest_gap_counts_from_start_to_end_between_successes(self):
+        h = [e(1, "get", "k", 0, 1, "ok", "a"), e(1, "get", "k", 1, 2, "fail", None, 3),
+             e(1, "get", "k", 4, 4.5, "not_found"), e(1, "get", "k", 5, 6, "ok", "a")]
+        self.assertEqual(run.longest_gap_ms(h, 0, 10), 4000.0)
+        self.assertEqual(run.longest_gap_ms(h, 0, 6), 3500.0)
+
     def test_percentile_is_nearest_rank(self):
         values = list(range(1, 21))
         self.assertEqual(run.percentile(values, 50), 10)
@@ -156,6 +162,7 @@ class WholeRunWithFakes(unittest.TestCase):
         self.assertGreater(summary["ops"]["ok"], 10)
         self.assertTrue(history)
         for key in ("ops", "availability_during_faults", "leader_kill_to_write_ms",
+                    "longest_gap_without_success_ms",
                     "longest_unavailability_after_leader_kill_ms", "valid"):
             self.assertIn(key, summary)
 

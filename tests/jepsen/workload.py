@@ -168,9 +168,10 @@ class Recorder:
 class Client(threading.Thread):
     """One client issuing random operations until stop is set."""
 
-    def __init__(self, process, recorder, keys, seed, stop, log_path=None):
+    def __init__(self, process, recorder, keys, seed, stop, log_path=None, timeout_ms=None):
         """log_path: where the client's batch process logs; None runs one
-        CLI process per operation instead."""
+        CLI process per operation instead. timeout_ms: this client's
+        --timeout (default: the recorder's)."""
         super().__init__(name="client-%d" % process, daemon=True)
         self.process = process
         self.recorder = recorder
@@ -181,6 +182,7 @@ class Client(threading.Thread):
         self.known = {}  # key -> last value this client saw or wrote
         self.log_path = log_path
         self.session = None
+        self.timeout_ms = timeout_ms or recorder.timeout_ms
 
     def _unique(self):
         self.count += 1
@@ -198,9 +200,10 @@ class Client(threading.Thread):
                 args = ()
             if self.log_path is not None and self.session is None:
                 self.session = Session(self.recorder.cairn, self.recorder.config,
-                                       self.recorder.timeout_ms, self.log_path)
+                                       self.timeout_ms, self.log_path)
             try:
-                entry = self.recorder.run(self.process, kind, key, args, session=self.session)
+                entry = self.recorder.run(self.process, kind, key, args,
+                                          timeout_ms=self.timeout_ms, session=self.session)
             except SessionDead:
                 self.session.close()
                 self.session = None
