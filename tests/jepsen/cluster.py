@@ -183,11 +183,11 @@ class Cluster:
 
     # -- network -------------------------------------------------------------
 
-    def isolate(self, i):
-        self.proxies.partition([i], [j for j in self.ids() if j != i])
+    def isolate(self, i, mode=proxy.REFUSE):
+        self.proxies.partition([i], [j for j in self.ids() if j != i], mode)
 
-    def partition(self, side):
-        self.proxies.partition(side, [j for j in self.ids() if j not in side])
+    def partition(self, side, mode=proxy.REFUSE):
+        self.proxies.partition(side, [j for j in self.ids() if j not in side], mode)
 
     def heal(self):
         self.proxies.heal_all()

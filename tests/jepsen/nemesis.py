@@ -13,6 +13,8 @@ Faults, one at a time, each healed before the next:
   kill-all          SIGKILL every member at once, restart them all
   partition-leader  cut every link between the leader and the others
   partition-random  cut a random minority off from the majority
+Partitions either refuse connections or blackhole them (proxy.py), drawn
+in the schedule too.
 
 Nemesis.run() executes a schedule against a Cluster on the calling (main)
 thread, logging each action, and records what it did (Event) for the
@@ -21,6 +23,8 @@ analysis: fault windows for availability, leader kill times for failover.
 
 import random
 import time
+
+import proxy
 
 KINDS = ("kill-leader", "kill-member", "stop-leader", "kill-all", "partition-leader",
          "partition-random")
@@ -39,7 +43,8 @@ WARMUP_S = 2.0  # healthy time before the first fault
 
 
 class Fault:
-    def __init__(self, kind, at_s, duration_s, targets, fallback):
+    def __init__(self, kind, at_s, duration_s, targets, fallback, mode=None):
+        self.mode = mode  # how a partition cuts links: proxy.REFUSE or BLACKHOLE
         self.kind = kind
         self.at_s = at_s
         self.duration_s = duration_s
@@ -47,8 +52,11 @@ class Fault:
         self.fallback = fallback  # used when a leader fault finds no leader
 
     def to_dict(self):
-        return {"kind": self.kind, "at_s": self.at_s, "duration_s": self.duration_s,
-                "targets": self.targets}
+        d = {"kind": self.kind, "at_s": self.at_s, "duration_s": self.duration_s,
+             "targets": self.targets}
+        if self.mode is not None:
+            d["mode"] = self.mode
+        return d
 
     def __repr__(self):
         return "Fault(%r)" % self.to_dict()
@@ -76,7 +84,8 @@ def schedule(seed, seconds, members, kinds=KINDS):
             targets = sorted(rng.sample(ids, (members - 1) // 2))
         else:
             targets = []
-        faults.append(Fault(kind, round(t, 3), duration, targets, fallback))
+        mode = rng.choice(proxy.CUT_MODES) if kind.startswith("partition") else None
+        faults.append(Fault(kind, round(t, 3), duration, targets, fallback, mode))
         t += duration + rng.uniform(*GAP_S)
     return faults
 
@@ -149,13 +158,13 @@ class Nemesis:
         elif f.kind == "stop-leader":
             c.pause(targets[0])
         elif f.kind == "partition-leader":
-            c.isolate(targets[0])
+            c.isolate(targets[0], f.mode)
         elif f.kind == "partition-random":
-            c.partition(targets)
+            c.partition(targets, f.mode)
         else:
             raise ValueError("unknown fault kind %r" % f.kind)
         self.events.append(Event(f.kind, start, None, targets, leader))
-        self.log("nemesis: %s %s" % (f.kind, targets))
+        self.log("nemesis: %s %s%s" % (f.kind, targets, "" if f.mode is None else " " + f.mode))
 
     def _heal(self, ev):
         heal_all(self.cluster)

@@ -5,9 +5,10 @@ peer address the config gives for each other member. The fault-injection
 harness gives every member its own config in which each other member's peer
 address is a proxy listening on loopback: one Link per ordered pair (from,
 to). A Link forwards bytes both ways to the real peer port while it is up;
-cut() closes every connection on it and refuses new ones (accepted then
-closed at once) until heal(). Cutting both directions of a pair is a network
-partition between two members, without root or iptables.
+cut() either refuses (resets connections, stops listening) or blackholes
+(keeps connections, drops every byte) until heal(). Cutting both directions
+of a pair is a network partition between two members, without root or
+iptables.
 
 All links are served by one asyncio event loop on a background thread
 (Proxies); the methods called from other threads hand work to that loop.
@@ -58,9 +59,22 @@ def free_port(host="127.0.0.1"):
     raise OSError("no free port found")
 
 
+UP = "up"
+REFUSE = "refuse"  # nothing listens: connecting fails at once, as to a dead host
+BLACKHOLE = "blackhole"  # connections open and stay open; every byte is dropped
+CUT_MODES = (REFUSE, BLACKHOLE)
+
+
 class Link:
     """One direction (src -> dst) of the traffic between two members.
-    Lives on the Proxies loop; use it through Proxies."""
+    Lives on the Proxies loop; use it through Proxies.
+
+    Cut in REFUSE mode, open connections are reset and the port stops
+    listening. Cut in BLACKHOLE mode, open and new connections stay up but
+    every byte sent either way is dropped, as by a network that loses
+    packets; the members must notice by their own timeouts. Healing reopens
+    the port, and resets every connection that lived through a blackhole
+    (bytes went missing from the middle of its stream)."""
 
     def __init__(self, src, dst, listen_port, target_port, host="127.0.0.1"):
         self.src = src
@@ -68,9 +82,10 @@ class Link:
         self.host = host
         self.listen_port = listen_port
         self.target_port = target_port
-        self.up = True
+        self.mode = UP
         self.server = None
         self.writers = set()
+        self.holed = set()  # writers of connections that saw a blackhole
         self.accepted = 0  # connections forwarded since start, for tests and logs
 
     async def start(self):
@@ -78,60 +93,89 @@ class Link:
                                                  reuse_address=True)
 
     async def _serve(self, reader, writer):
-        if not self.up:
-            writer.close()
+        if self.mode == REFUSE:
+            _abort(writer)
             return
+        self.writers.add(writer)
+        up_writer = None
         try:
-            up_reader, up_writer = await asyncio.open_connection(self.host, self.target_port)
-        except OSError:
-            writer.close()
-            return
-        if not self.up:  # cut while we connected
-            writer.close()
-            up_writer.close()
-            return
-        self.accepted += 1
-        pair = (writer, up_writer)
-        self.writers.update(pair)
-        try:
+            if self.mode == BLACKHOLE:
+                self.holed.add(writer)
+                await self._pump(reader, None)
+                return
+            try:
+                up_reader, up_writer = await asyncio.open_connection(self.host, self.target_port)
+            except OSError:
+                return
+            if self.mode != UP:  # cut while we connected
+                return
+            self.accepted += 1
+            self.writers.add(up_writer)
             await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
         finally:
-            for w in pair:
-                self.writers.discard(w)
-                w.close()
+            for w in (writer, up_writer):
+                if w is not None:
+                    self.writers.discard(w)
+                    self.holed.discard(w)
+                    _abort(w)
 
-    @staticmethod
-    async def _pump(reader, writer):
+    async def _pump(self, reader, writer):
+        """Copies reader to writer until either ends; drops the bytes while
+        the link is a blackhole (writer None: always)."""
         try:
             while True:
                 data = await reader.read(CHUNK_BYTES)
                 if not data:
                     break
+                if writer is None or self.mode == BLACKHOLE:
+                    if writer is not None:
+                        self.holed.add(writer)
+                    continue
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.CancelledError):
             pass
         finally:
             # Either side ending ends the pair: close both directions.
-            writer.close()
+            if writer is not None:
+                _abort(writer)
 
-    def cut(self):
-        self.up = False
-        for w in list(self.writers):
-            w.close()
-            transport = w.transport
-            if transport is not None:
-                transport.abort()
-        self.writers.clear()
+    async def cut(self, mode):
+        assert mode in CUT_MODES, mode
+        self.mode = mode
+        if mode == REFUSE:
+            for w in list(self.writers):
+                _abort(w)
+            if self.server is not None:
+                self.server.close()  # stops listening; connections were reset above
+                self.server = None
+        else:
+            self.holed.update(self.writers)
 
-    def heal(self):
-        self.up = True
+    async def heal(self):
+        if self.mode == UP:
+            return
+        for w in list(self.holed):
+            _abort(w)
+        self.holed.clear()
+        self.mode = UP
+        if self.server is None:
+            await self.start()
 
     async def stop(self):
-        self.cut()
+        self.mode = REFUSE
+        for w in list(self.writers):
+            _abort(w)
         if self.server is not None:
             self.server.close()
-            await self.server.wait_closed()
+            self.server = None
+
+
+def _abort(writer):
+    """Closes a connection at once, with a reset rather than a goodbye."""
+    transport = writer.transport
+    if transport is not None and not transport.is_closing():
+        transport.abort()
 
 
 class Proxies:
@@ -177,20 +221,20 @@ class Proxies:
             return port
         raise OSError("proxy: no free port for link %s->%s" % (src, dst))
 
-    def cut(self, src, dst):
-        self._call(self.links[(src, dst)].cut)
+    def cut(self, src, dst, mode=REFUSE):
+        self._call(self.links[(src, dst)].cut(mode))
 
     def heal(self, src, dst):
-        self._call(self.links[(src, dst)].heal)
+        self._call(self.links[(src, dst)].heal())
 
-    def partition(self, side_a, side_b):
+    def partition(self, side_a, side_b, mode=REFUSE):
         """Cuts every link between a member of side_a and one of side_b, both ways."""
         for a in side_a:
             for b in side_b:
                 if (a, b) in self.links:
-                    self.cut(a, b)
+                    self.cut(a, b, mode)
                 if (b, a) in self.links:
-                    self.cut(b, a)
+                    self.cut(b, a, mode)
 
     def heal_all(self):
         for key in self.links:
@@ -198,7 +242,7 @@ class Proxies:
 
     def cut_links(self):
         """The links now cut, as sorted (src, dst) pairs."""
-        return sorted(k for k, link in self.links.items() if not link.up)
+        return sorted(k for k, link in self.links.items() if link.mode != UP)
 
     def accepted(self, src, dst):
         return self._call(lambda: self.links[(src, dst)].accepted)

@@ -75,24 +75,48 @@ class ProxyTest(unittest.TestCase):
             self.assertEqual(roundtrip(s, payload), payload)
         self.assertEqual(self.proxies.accepted(1, 2), 1)
 
-    def test_cut_closes_open_connections(self):
+    def test_refusing_cut_resets_open_connections(self):
         with connect(self.port) as s:
             self.assertEqual(roundtrip(s, b"hello"), b"hello")
-            self.proxies.cut(1, 2)
+            self.proxies.cut(1, 2, proxy.REFUSE)
             self.assertTrue(closed_by_peer(s))
 
-    def test_cut_link_refuses_new_connections(self):
-        self.proxies.cut(1, 2)
-        with connect(self.port) as s:
-            self.assertTrue(closed_by_peer(s))
+    def test_refusing_cut_refuses_new_connections(self):
+        self.proxies.cut(1, 2, proxy.REFUSE)
+        with self.assertRaises(ConnectionRefusedError):
+            connect(self.port)
         self.assertEqual(self.proxies.cut_links(), [(1, 2)])
 
-    def test_heal_restores_forwarding(self):
-        self.proxies.cut(1, 2)
-        self.proxies.heal(1, 2)
+    def test_blackhole_keeps_connections_open_and_drops_bytes(self):
+        with connect(self.port) as s:
+            self.assertEqual(roundtrip(s, b"hello"), b"hello")
+            self.proxies.cut(1, 2, proxy.BLACKHOLE)
+            s.settimeout(0.5)
+            s.sendall(b"lost")
+            with self.assertRaises(socket.timeout):
+                s.recv(10)
+        with connect(self.port) as s:  # new connections open, and go nowhere
+            s.settimeout(0.5)
+            s.sendall(b"lost too")
+            with self.assertRaises(socket.timeout):
+                s.recv(10)
+
+    def test_heal_after_blackhole_resets_the_connections_that_lost_bytes(self):
+        with connect(self.port) as s:
+            self.proxies.cut(1, 2, proxy.BLACKHOLE)
+            s.sendall(b"lost")
+            self.proxies.heal(1, 2)
+            self.assertTrue(closed_by_peer(s))
         with connect(self.port) as s:
             self.assertEqual(roundtrip(s, b"again"), b"again")
-        self.assertEqual(self.proxies.cut_links(), [])
+
+    def test_heal_restores_forwarding(self):
+        for mode in proxy.CUT_MODES:
+            self.proxies.cut(1, 2, mode)
+            self.proxies.heal(1, 2)
+            with connect(self.port) as s:
+                self.assertEqual(roundtrip(s, b"again"), b"again")
+            self.assertEqual(self.proxies.cut_links(), [])
 
     def test_partition_cuts_both_directions_between_sides(self):
         back = self.proxies.add(2, 1, self.echo.server_address[1])
@@ -101,8 +125,8 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(self.proxies.cut_links(), [(1, 2), (2, 1)])
         with connect(other) as s:
             self.assertEqual(roundtrip(s, b"ok"), b"ok")
-        with connect(back) as s:
-            self.assertTrue(closed_by_peer(s))
+        with self.assertRaises(ConnectionRefusedError):
+            connect(back)
         self.proxies.heal_all()
         self.assertEqual(self.proxies.cut_links(), [])
 
