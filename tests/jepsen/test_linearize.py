@@ -7,7 +7,9 @@ are written as tuples (process, op, key, args, invoke, complete, outcome) so a
 scenario reads like a timeline. Run directly or through `meson test`.
 """
 
+import itertools
 import json
+import math
 import os
 import random
 import subprocess
@@ -355,6 +357,97 @@ class Generated(unittest.TestCase):
         self.assertEqual(result["verdict"], lz.INVALID)
         self.assertEqual([v["key"] for v in result["violations"]], [key])
         self.assertIn(i + 1, {op.line for op in result["violations"][0]["window"]})
+
+
+def brute_force(ops, initial=None):
+    """Linearizable by exhaustion (failed operations and reads of unknown
+    outcome left out: they did nothing): some subset of the optional operations
+    with every other one, in some order that respects real time (a before b
+    when a returned before b was invoked), is legal from initial."""
+    ops = [o for o in ops if o.outcome != "fail" and not (o.op == "get" and o.is_optional())]
+    strict = [o for o in ops if not o.is_optional()]
+    optional = [o for o in ops if o.is_optional()]
+
+    def end(o):
+        # Unknown as recorded: any time after invoke. Weakened by the
+        # shrinker: maybe applied, but only within its interval.
+        if o.outcome == "unknown" and o.weakened_from is None:
+            return math.inf
+        return o.complete
+
+    def legal(order):
+        state = initial
+        for i, o in enumerate(order):
+            if any(end(later) < o.invoke for later in order[i + 1:]):
+                return False
+            possible, state = lz.step(state, o)
+            if not possible:
+                return False
+        return True
+
+    for mask in range(1 << len(optional)):
+        chosen = strict + [o for i, o in enumerate(optional) if mask >> i & 1]
+        if any(legal(order) for order in itertools.permutations(chosen)):
+            return True
+    return False
+
+
+def random_small_history(rng, n, unique=False):
+    """n operations on one key with random overlapping intervals and every
+    outcome class. Values written repeat (a, b, c), or with unique=True are
+    all different, as the recorder makes them (then reads pick among them)."""
+    rows = []
+    written = ["a"]
+    for p in range(n):
+        invoke = rng.randrange(0, 12)
+        complete = invoke + rng.randrange(0, 6)
+        kind = rng.choice(("get", "put", "del", "cas"))
+        values = written if unique else ("a", "b", "c")
+        fresh = "v%d" % p if unique else rng.choice(values)
+        if unique and kind in ("put", "cas"):
+            written.append(fresh)
+        if kind == "get":
+            outcome = rng.choice(("ok", "ok", "not_found", "fail"))
+            args = rng.choice(values) if outcome == "ok" else None
+        elif kind == "cas":
+            outcome = rng.choice(("ok", "not_found", "fail", "unknown"))
+            args = (rng.choice(values), fresh)
+        else:
+            outcome = rng.choice(("ok", "ok", "fail", "unknown"))
+            args = fresh if kind == "put" else None
+        rows.append((p, kind, "k", args, invoke,
+                     None if outcome == "unknown" and rng.random() < 0.5 else complete, outcome))
+    return history(*rows)
+
+
+class AgainstBruteForce(unittest.TestCase):
+    def test_verdicts_match_exhaustive_search_on_small_histories(self):
+        rng = random.Random(2026)
+        seen = {lz.VALID: 0, lz.INVALID: 0}
+        for i in range(1200):
+            ops = random_small_history(rng, rng.randrange(1, 8), unique=i % 2 == 1)
+            want = lz.VALID if brute_force(ops) else lz.INVALID
+            got = lz.check_ops(ops, lz.Budget())
+            self.assertEqual(got, want, "\n".join(o.describe() for o in ops))
+            seen[want] += 1
+        self.assertGreater(min(seen.values()), 100, seen)
+
+    def test_windows_fail_under_exhaustive_search_from_every_start(self):
+        rng = random.Random(7)
+        checked = 0
+        while checked < 300:
+            ops = random_small_history(rng, rng.randrange(2, 8), unique=checked % 2 == 1)
+            if lz.check_ops(ops, lz.Budget()) != lz.INVALID:
+                continue
+            win = lz.shrink(ops)
+            self.assertIsNotNone(win)
+            window = win.strict + win.maybe
+            self.assertLessEqual(len(window), len(ops))
+            for start in win.starts:
+                self.assertFalse(brute_force(window, start),
+                                 "window from %r:\n%s" % (start, "\n".join(
+                                     o.describe() for o in window)))
+            checked += 1
 
 
 class Bounds(unittest.TestCase):
