@@ -284,6 +284,12 @@ class Run:
         during, outside = availability(entries, windows)
         kills = failover_ms(entries, events, ("kill-leader",))
         measured = [k for k in kills if k is not None]
+        by_kind = {}
+        for kind in ("kill-leader", "stop-leader", "partition-leader"):
+            ms = [m for m in failover_ms(entries, events, (kind,)) if m is not None]
+            if ms:
+                by_kind[kind] = {"n": len(ms), "median": round(statistics.median(ms), 1),
+                                 "max": max(ms)}
         out = {
             "seed": a.seed, "members": a.members, "seconds": a.seconds,
             "ops": ops, "faults": len(events),
@@ -298,6 +304,7 @@ class Run:
                 "p95": percentile(measured, 95), "max": max(measured)},
             "longest_unavailability_after_leader_kill_ms":
                 None if not kills else (None if None in kills else max(kills)),
+            "fault_to_write_ms": by_kind,
             "recovery_after_heal_ms": None if recovery_s is None else round(recovery_s * 1000, 1),
             "linearizable": verdict,
             "problems": len(self.notes),
