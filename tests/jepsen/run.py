@@ -178,6 +178,9 @@ class Run:
             return self.summary([], [], None)
         self.log("leader is %d" % leader)
 
+        if a.client == "batch" and cl.cli("batch", timeout_ms=1000)[0] != 0:
+            self.log("%s has no working `batch` command: one process per operation" % a.cairn)
+            a.client = "cli"
         history = workload.History()
         rec = workload.Recorder(a.cairn, cl.client_config, history, self.t0, a.op_timeout_ms)
         keys = ["k%d" % i for i in range(a.keys)]
