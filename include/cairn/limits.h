@@ -39,6 +39,8 @@
 
 /* Exactly-once bookkeeping. */
 #define CAIRN_SESSIONS_MAX 65536u
+/* A session unused for more than this many applied entries expires. */
+#define CAIRN_SESSION_IDLE_ENTRIES 1000000u
 
 _Static_assert(CAIRN_KEY_BYTES_MAX >= 1, "keys are at least one byte");
 _Static_assert(CAIRN_ENTRY_BYTES_MAX <= CAIRN_FRAME_BYTES_MAX,

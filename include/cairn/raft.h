@@ -34,7 +34,13 @@
  * A leader's own AppendEntries go out in msgs while its disk write runs; the
  * leader counts itself towards a majority only after cairn_raft_persisted().
  * Writes handed out by successive Ready values must be made durable in order
- * (a FIFO storage thread does that).
+ * (a FIFO storage thread does that). A Ready with msgs_after_persist but
+ * nothing to write still queues behind the earlier writes: its messages go
+ * out once every write handed out before is durable. The messages that wait
+ * are VOTE, VOTE_REPLY and APPEND_REPLY.
+ *
+ * Between cairn_raft_ready() and cairn_raft_advance() only
+ * cairn_raft_status() and cairn_raft_has_ready() may be called (asserted).
  *
  * Ownership: every pointer inside a Ready (entries, payloads, messages) points
  * into memory owned by the core and stays valid until cairn_raft_advance() for
@@ -54,6 +60,11 @@
 #include "cairn/limits.h"
 
 #define CAIRN_RAFT_NONE 0 /* no node: no vote, no known leader */
+
+/* Terms run 1 .. CAIRN_RAFT_TERM_MAX; a message or restore beyond is
+ * invalid, so a hostile term can never wrap the current term (Figure 2:
+ * terms only grow). */
+#define CAIRN_RAFT_TERM_MAX (UINT64_MAX / 2)
 
 enum cairn_raft_role {
 	CAIRN_RAFT_FOLLOWER = 0,
@@ -116,8 +127,13 @@ struct cairn_raft_msg {
 	/* PREVOTE, VOTE: the candidate's last log position. */
 	uint64_t last_log_index;
 	uint64_t last_log_term;
+	/* VOTE: the campaign was started by TIMEOUT_NOW (a leadership
+	 * transfer, thesis §3.10), so voters grant it even while they hear
+	 * from a leader under check-quorum. */
+	bool transfer;
 
-	/* *_REPLY: false = granted / success, true = rejected. */
+	/* *_REPLY: false = granted / success, true = rejected. Any reply with
+	 * reject set may just be telling a stale sender the current term. */
 	bool reject;
 
 	/* APPEND: the entries follow prev_index (whose term is prev_term).
@@ -130,7 +146,10 @@ struct cairn_raft_msg {
 	uint32_t n_entries;
 
 	/* APPEND_REPLY: on success, index is the highest index the follower
-	 * now holds matching the leader's log and has persisted. On reject,
+	 * now holds matching the leader's log and has persisted (the last
+	 * entry of the APPEND, or the follower's commit index when the APPEND
+	 * lies wholly below it). A reject that only tells a stale leader the
+	 * current term has index 0 (and no hint). On reject,
 	 * index is the rejected prev_index, and the hint lets the leader jump
 	 * back over a whole conflicting term: hint_term is the follower's term
 	 * at the rejected position (0 if its log is shorter) and hint_index the
@@ -197,8 +216,13 @@ struct cairn_raft_config {
 	uint32_t election_ticks;  /* T: timeouts are drawn from [T, 2T); > heartbeat */
 	uint64_t seed;            /* the only source of randomness */
 
-	bool pre_vote;     /* thesis §9.6 */
-	bool check_quorum; /* leader steps down without a majority in T ticks */
+	/* thesis §9.6; a pre-vote is refused by a member that heard from a
+	 * leader within T ticks, whatever check_quorum says. */
+	bool pre_vote;
+	/* A leader steps down without a majority in T ticks, and members that
+	 * heard from a leader within T ticks ignore VOTE requests (unless
+	 * started by TIMEOUT_NOW). */
+	bool check_quorum;
 
 	/* Flow control; 0 takes the default of cairn/limits.h. */
 	uint32_t max_entries_per_msg;
@@ -212,7 +236,9 @@ struct cairn_raft_restore {
 	/* The durable log, contiguous, in index order. The core copies it. */
 	const struct cairn_raft_entry *log;
 	size_t n_log;
-	/* Index and term just before log[0] (0, 0 for a log starting at 1). */
+	/* Index and term just before log[0] (0, 0 for a log starting at 1).
+	 * There are no snapshots: a member whose log starts after a prefix
+	 * cannot, as leader, bring up a follower that lacks the prefix. */
 	uint64_t first_prev_index;
 	uint64_t first_prev_term;
 	/* Entries up to applied are already in the state machine; they are
@@ -256,23 +282,38 @@ void cairn_raft_destroy(struct cairn_raft *r);
 /* One unit of abstract time. */
 void cairn_raft_tick(struct cairn_raft *r);
 
-/* Deliver a message addressed to this member. Messages from unknown
- * members or of an unknown type return CAIRN_EINVAL and change nothing. */
+/* Deliver a message addressed to this member. A message that cannot be
+ * valid (unknown sender or type, not addressed to us, term 0 on a request,
+ * a term above CAIRN_RAFT_TERM_MAX, a last_log_term or hint_term above the
+ * message's term, APPEND entries not numbered prev_index + 1.. or with terms out of order,
+ * an APPEND_REPLY acknowledging more than the leader's log) returns
+ * CAIRN_EINVAL and changes nothing. Stale messages are not errors: they are
+ * answered with the current term or ignored, and return 0. CAIRN_ENOMEM if
+ * entries could not be copied: the log may then hold a prefix of them, and
+ * no reply goes out, so the leader sends them again. */
 int cairn_raft_step(struct cairn_raft *r, const struct cairn_raft_msg *m);
 
-/* Append a NORMAL entry with a copy of data. On success *index is its log
- * index. Not the leader (or a transfer in progress): CAIRN_ENOTLEADER. Too
- * large: CAIRN_ETOOBIG. */
+/* Append a NORMAL entry with a copy of data (index may be NULL). On success
+ * *index is its log index; followers get it with the next Ready. Not the
+ * leader (or a transfer in progress): CAIRN_ENOTLEADER. len over
+ * CAIRN_ENTRY_BYTES_MAX: CAIRN_ETOOBIG. CAIRN_PROPOSALS_PENDING_MAX entries
+ * already past the applied index: CAIRN_EFULL. len > 0 with data NULL:
+ * CAIRN_EINVAL. */
 int cairn_raft_propose(struct cairn_raft *r, const void *data, uint32_t len, uint64_t *index);
 
 /* Ask for a linearizable read point. ctx is echoed in a later Ready's
- * reads[] (or reads_dropped[]). Not the leader: CAIRN_ENOTLEADER. Reads
- * waiting on one heartbeat round are confirmed together. */
+ * reads[] (or reads_dropped[]). Not the leader: CAIRN_ENOTLEADER; more than
+ * CAIRN_READS_PENDING_MAX reads outstanding: CAIRN_EFULL. Reads that arrive
+ * between two Ready calls share one heartbeat round; a new leader starts
+ * rounds only once it has committed an entry of its term (reads asked
+ * before wait for that). */
 int cairn_raft_read_index(struct cairn_raft *r, uint64_t ctx);
 
 /* Leader only: hand leadership to target (CAIRN_RAFT_NONE picks the most
  * up-to-date follower). Proposals are refused while the transfer runs; it is
- * abandoned after one election timeout. */
+ * abandoned after one election timeout. Not the leader: CAIRN_ENOTLEADER;
+ * target is this member or not a member: CAIRN_EINVAL; a cluster of one:
+ * CAIRN_EUNAVAIL. */
 int cairn_raft_transfer_leadership(struct cairn_raft *r, uint64_t target);
 
 bool cairn_raft_has_ready(const struct cairn_raft *r);

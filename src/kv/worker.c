@@ -1,0 +1,374 @@
+/*
+ * worker.c - the storage thread (contract in worker.h).
+ *
+ * A job is one allocation: the job header, its copied entries, room for the
+ * per-entry results (apply) and the copied payloads. The owner thread pushes
+ * jobs on the todo list; the worker pops the next job (with the append jobs
+ * queued right behind an append job: group commit, one transaction and one
+ * fsync for several Readys), runs it without holding the lock, and pushes
+ * it, now a completion, on the done list; the
+ * owner takes the whole done list at once in drain. notify_cb runs only when
+ * the done list goes from empty to non-empty: whoever drains takes
+ * everything, so the next completion after a drain always notifies again.
+ *
+ * in_flight counts jobs submitted and not yet drained; only the owner
+ * changes it, so a submit can test it before allocating.
+ */
+#include "kv/worker.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn/errors.h"
+#include "cairn/limits.h"
+#include "util/log.h"
+
+/* More entries than this in one job is a caller bug, refused. */
+#define JOB_ENTRIES_MAX (1u << 20)
+/* Group commit across append jobs: at most this many jobs, and (after the
+ * first) payload bytes, per transaction, keeping it well inside LMDB's
+ * dirty-page limit. */
+#define MERGE_JOBS_MAX 64u
+#define MERGE_BYTES_MAX (64u * 1024u * 1024u)
+
+struct job {
+	struct job *next;
+	uint8_t kind;
+	void *data;
+	struct cairn_raft_entry *entries; /* n copies, payloads in this block */
+	size_t n;
+	size_t payload_bytes;
+	bool has_hs;
+	struct cairn_raft_hard_state hs;
+	struct cairn_kv_result *results; /* apply: n slots in this block */
+	/* Outcome, written by the worker before the job moves to done. */
+	int err;
+	uint64_t last_index;
+	uint64_t last_term;
+	uint64_t applied;
+};
+
+struct cairn_kv_worker {
+	struct cairn_storage *storage;
+	struct cairn_kv *kv;
+	size_t jobs_max;
+	cairn_kv_notify_cb notify_cb;
+	void *notify_arg;
+
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* Guarded by mu. */
+	struct job *todo_head, *todo_tail;
+	struct job *done_head, *done_tail;
+	bool stopping; /* the thread exits once todo is empty */
+
+	/* Owner thread only. Invariant: in_flight <= jobs_max. */
+	size_t in_flight;
+	bool stopped; /* stop was called: submits refused, thread joined */
+
+	/* Worker thread only: the first error, failing every later job. */
+	int sticky_err;
+};
+
+static void note_failure(struct cairn_kv_worker *w, const struct job *j)
+{
+	if (j->err == 0 || w->sticky_err != 0)
+		return;
+	w->sticky_err = j->err;
+	CAIRN_ERROR("storage thread: %s job failed (%s); failing every later job",
+		    j->kind == CAIRN_KV_JOB_APPEND ? "append" : "apply", cairn_strerror(j->err));
+}
+
+/* Append jobs[0..n) in one transaction; all or nothing. */
+static int append_group(struct cairn_kv_worker *w, struct job **jobs, size_t n)
+{
+	struct cairn_storage_append_batch b[MERGE_JOBS_MAX];
+	assert(n >= 1 && n <= MERGE_JOBS_MAX);
+	for (size_t i = 0; i < n; i++)
+		b[i] = (struct cairn_storage_append_batch){
+			.entries = jobs[i]->entries,
+			.n = jobs[i]->n,
+			.hs = jobs[i]->has_hs ? &jobs[i]->hs : NULL,
+		};
+	int rv = cairn_storage_append_batches(w->storage, b, n);
+	for (size_t i = 0; i < n; i++) {
+		jobs[i]->err = rv;
+		jobs[i]->last_index = rv == 0 ? b[i].last_index : 0;
+		jobs[i]->last_term = rv == 0 ? b[i].last_term : 0;
+	}
+	return rv;
+}
+
+/* Append jobs that queued up behind the last sync share one transaction
+ * and one fsync. If the group is refused while the disk is fine (a bad
+ * batch), the jobs run one by one so that those before the bad one still
+ * succeed, exactly as without grouping. */
+static void run_appends(struct cairn_kv_worker *w, struct job **jobs, size_t n)
+{
+	if (w->sticky_err != 0) {
+		for (size_t i = 0; i < n; i++)
+			jobs[i]->err = w->sticky_err;
+		return;
+	}
+	int rv = append_group(w, jobs, n); /* sets every job's outcome */
+	if (rv == 0)
+		return;
+	if (n == 1 || cairn_storage_failed(w->storage) != 0) {
+		note_failure(w, jobs[0]);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (w->sticky_err != 0) {
+			jobs[i]->err = w->sticky_err;
+			continue;
+		}
+		append_group(w, &jobs[i], 1);
+		note_failure(w, jobs[i]);
+	}
+}
+
+static void run_apply(struct cairn_kv_worker *w, struct job *j)
+{
+	assert(j->kind == CAIRN_KV_JOB_APPLY);
+	j->err = w->sticky_err != 0 ? w->sticky_err
+				    : cairn_kv_apply(w->kv, j->entries, j->n, j->results);
+	j->applied = cairn_kv_applied(w->kv);
+	note_failure(w, j);
+}
+
+/* Take the next job, and the append jobs right behind an append job (up
+ * to the group limits), off todo. Called with mu held. */
+static size_t take_jobs(struct cairn_kv_worker *w, struct job **jobs)
+{
+	size_t n = 0, bytes = 0;
+	while (w->todo_head != NULL && n < MERGE_JOBS_MAX) {
+		struct job *j = w->todo_head;
+		if (n > 0 &&
+		    (j->kind != CAIRN_KV_JOB_APPEND || jobs[0]->kind != CAIRN_KV_JOB_APPEND ||
+		     bytes + j->payload_bytes > MERGE_BYTES_MAX))
+			break;
+		w->todo_head = j->next;
+		if (w->todo_head == NULL)
+			w->todo_tail = NULL;
+		j->next = NULL;
+		bytes += j->payload_bytes;
+		jobs[n++] = j;
+	}
+	return n;
+}
+
+static void *worker_main(void *arg)
+{
+	struct cairn_kv_worker *w = arg;
+	struct job *jobs[MERGE_JOBS_MAX];
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->todo_head == NULL && !w->stopping)
+			pthread_cond_wait(&w->cv, &w->mu);
+		size_t n = take_jobs(w, jobs);
+		if (n == 0)
+			break; /* stopping, and everything queued is done */
+		pthread_mutex_unlock(&w->mu);
+
+		if (jobs[0]->kind == CAIRN_KV_JOB_APPEND)
+			run_appends(w, jobs, n);
+		else
+			run_apply(w, jobs[0]);
+
+		pthread_mutex_lock(&w->mu);
+		bool was_empty = w->done_head == NULL;
+		for (size_t i = 0; i < n; i++) {
+			if (w->done_head == NULL)
+				w->done_head = jobs[i];
+			else
+				w->done_tail->next = jobs[i];
+			w->done_tail = jobs[i];
+		}
+		if (was_empty && w->notify_cb != NULL) {
+			pthread_mutex_unlock(&w->mu);
+			w->notify_cb(w->notify_arg);
+			pthread_mutex_lock(&w->mu);
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+int cairn_kv_worker_start(struct cairn_kv_worker **out, struct cairn_storage *s,
+			  struct cairn_kv *kv, const struct cairn_kv_worker_options *opt)
+{
+	if (s == NULL || kv == NULL)
+		return CAIRN_EINVAL;
+	struct cairn_kv_worker *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return CAIRN_ENOMEM;
+	w->storage = s;
+	w->kv = kv;
+	w->jobs_max =
+		opt != NULL && opt->jobs_max != 0 ? opt->jobs_max : CAIRN_KV_WORKER_JOBS_DEFAULT;
+	w->notify_cb = opt != NULL ? opt->notify_cb : NULL;
+	w->notify_arg = opt != NULL ? opt->notify_arg : NULL;
+	if (pthread_mutex_init(&w->mu, NULL) != 0) {
+		free(w);
+		return CAIRN_ENOMEM;
+	}
+	if (pthread_cond_init(&w->cv, NULL) != 0) {
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return CAIRN_ENOMEM;
+	}
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return CAIRN_EIO;
+	}
+	*out = w;
+	return 0;
+}
+
+/* One block: job, entries[n], results[n] (apply), payloads. */
+static struct job *job_new(uint8_t kind, const struct cairn_raft_entry *entries, size_t n)
+{
+	size_t payload_bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		payload_bytes += entries[i].len; /* each <= CAIRN_ENTRY_BYTES_MAX */
+	size_t results_bytes = kind == CAIRN_KV_JOB_APPLY ? n * sizeof(struct cairn_kv_result) : 0;
+	size_t bytes = sizeof(struct job) + n * sizeof(struct cairn_raft_entry) + results_bytes +
+		       payload_bytes;
+	struct job *j = malloc(bytes);
+	if (j == NULL)
+		return NULL;
+	memset(j, 0, sizeof(*j));
+	j->kind = kind;
+	j->n = n;
+	j->payload_bytes = payload_bytes;
+	j->entries = (struct cairn_raft_entry *)(j + 1);
+	j->results = results_bytes > 0 ? (struct cairn_kv_result *)(j->entries + n) : NULL;
+	uint8_t *p = (uint8_t *)(j->entries + n) + results_bytes;
+	for (size_t i = 0; i < n; i++) {
+		j->entries[i] = entries[i];
+		if (entries[i].len == 0) {
+			j->entries[i].data = NULL;
+			continue;
+		}
+		memcpy(p, entries[i].data, entries[i].len);
+		j->entries[i].data = p;
+		p += entries[i].len;
+	}
+	return j;
+}
+
+static int submit(struct cairn_kv_worker *w, uint8_t kind, const struct cairn_raft_entry *entries,
+		  size_t n, const struct cairn_raft_hard_state *hs, void *data)
+{
+	if (w->stopped)
+		return CAIRN_ESTOPPED;
+	if (w->in_flight >= w->jobs_max)
+		return CAIRN_EFULL;
+	if (n > JOB_ENTRIES_MAX || (n > 0 && entries == NULL))
+		return CAIRN_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (entries[i].len > CAIRN_ENTRY_BYTES_MAX)
+			return CAIRN_ETOOBIG;
+	struct job *j = job_new(kind, entries, n);
+	if (j == NULL)
+		return CAIRN_ENOMEM;
+	j->data = data;
+	if (hs != NULL) {
+		j->has_hs = true;
+		j->hs = *hs;
+	}
+	w->in_flight++;
+	assert(w->in_flight <= w->jobs_max);
+	pthread_mutex_lock(&w->mu);
+	if (w->todo_tail == NULL)
+		w->todo_head = j;
+	else
+		w->todo_tail->next = j;
+	w->todo_tail = j;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+int cairn_kv_worker_append(struct cairn_kv_worker *w, const struct cairn_raft_entry *entries,
+			   size_t n, const struct cairn_raft_hard_state *hs, void *data)
+{
+	return submit(w, CAIRN_KV_JOB_APPEND, entries, n, hs, data);
+}
+
+int cairn_kv_worker_apply(struct cairn_kv_worker *w, const struct cairn_raft_entry *entries,
+			  size_t n, void *data)
+{
+	if (n == 0)
+		return CAIRN_EINVAL;
+	return submit(w, CAIRN_KV_JOB_APPLY, entries, n, NULL, data);
+}
+
+size_t cairn_kv_worker_drain(struct cairn_kv_worker *w, cairn_kv_done_cb cb, void *arg)
+{
+	pthread_mutex_lock(&w->mu);
+	struct job *j = w->done_head;
+	w->done_head = NULL;
+	w->done_tail = NULL;
+	pthread_mutex_unlock(&w->mu);
+	size_t count = 0;
+	while (j != NULL) {
+		struct job *next = j->next;
+		struct cairn_kv_done d = {
+			.data = j->data,
+			.kind = j->kind,
+			.err = j->err,
+			.last_index = j->last_index,
+			.last_term = j->last_term,
+			.results = j->err == 0 ? j->results : NULL,
+			.n_results = j->err == 0 && j->kind == CAIRN_KV_JOB_APPLY ? j->n : 0,
+			.applied = j->applied,
+		};
+		assert(w->in_flight > 0);
+		w->in_flight--; /* before cb, so that cb may submit into the room */
+		cb(arg, &d);
+		free(j);
+		count++;
+		j = next;
+	}
+	return count;
+}
+
+void cairn_kv_worker_stop(struct cairn_kv_worker *w)
+{
+	if (w->stopped)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stopping = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	w->stopped = true;
+}
+
+static void free_list(struct job *j)
+{
+	while (j != NULL) {
+		struct job *next = j->next;
+		free(j);
+		j = next;
+	}
+}
+
+void cairn_kv_worker_destroy(struct cairn_kv_worker *w)
+{
+	if (w == NULL)
+		return;
+	cairn_kv_worker_stop(w);
+	assert(w->todo_head == NULL);
+	free_list(w->done_head);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}

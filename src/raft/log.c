@@ -1,0 +1,187 @@
+/*
+ * log.c - the in-memory Raft log (extended paper §5.3, Figure 2).
+ *
+ * A growable array of entries, each with a malloc'd copy of its payload.
+ * Index arithmetic is relative to prev_index, the position just before the
+ * first entry held. Term lookups are O(1); the searches over terms are
+ * binary because terms never decrease along a log.
+ */
+#include "raft/log.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn/errors.h"
+
+void raft_log_init(struct raft_log *l, uint64_t prev_index, uint64_t prev_term)
+{
+	memset(l, 0, sizeof(*l));
+	l->prev_index = prev_index;
+	l->prev_term = prev_term;
+	l->handed = prev_index;
+	l->persisted = prev_index;
+	l->commit = prev_index;
+	l->applied = prev_index;
+}
+
+void raft_log_free(struct raft_log *l)
+{
+	for (size_t i = 0; i < l->n_ents; i++)
+		free((void *)(uintptr_t)l->ents[i].data);
+	free(l->ents);
+	l->ents = NULL;
+	l->n_ents = 0;
+	l->cap_ents = 0;
+}
+
+uint64_t raft_log_last_index(const struct raft_log *l)
+{
+	return l->prev_index + l->n_ents;
+}
+
+uint64_t raft_log_last_term(const struct raft_log *l)
+{
+	return l->n_ents == 0 ? l->prev_term : l->ents[l->n_ents - 1].term;
+}
+
+bool raft_log_term(const struct raft_log *l, uint64_t index, uint64_t *term)
+{
+	if (index < l->prev_index || index > raft_log_last_index(l))
+		return false;
+	*term = index == l->prev_index ? l->prev_term : l->ents[index - l->prev_index - 1].term;
+	return true;
+}
+
+const struct cairn_raft_entry *raft_log_entry(const struct raft_log *l, uint64_t index)
+{
+	assert(index > l->prev_index);
+	assert(index <= raft_log_last_index(l));
+	return &l->ents[index - l->prev_index - 1];
+}
+
+static int reserve(struct raft_log *l)
+{
+	if (l->n_ents < l->cap_ents)
+		return 0;
+	size_t cap = l->cap_ents == 0 ? 64 : l->cap_ents * 2;
+	struct cairn_raft_entry *ents = realloc(l->ents, cap * sizeof(*ents));
+	if (ents == NULL)
+		return CAIRN_ENOMEM;
+	l->ents = ents;
+	l->cap_ents = cap;
+	return 0;
+}
+
+int raft_log_append(struct raft_log *l, uint64_t term, uint8_t type, const void *data, uint32_t len)
+{
+	assert(term >= raft_log_last_term(l));
+	assert(len == 0 || data != NULL);
+	int rv = reserve(l);
+	if (rv != 0)
+		return rv;
+	uint8_t *copy = NULL;
+	if (len > 0) {
+		copy = malloc(len);
+		if (copy == NULL)
+			return CAIRN_ENOMEM;
+		memcpy(copy, data, len);
+	}
+	struct cairn_raft_entry *e = &l->ents[l->n_ents];
+	e->term = term;
+	e->index = raft_log_last_index(l) + 1;
+	e->type = type;
+	e->len = len;
+	e->data = copy;
+	l->n_ents++;
+	return 0;
+}
+
+void raft_log_truncate(struct raft_log *l, uint64_t index)
+{
+	assert(index > l->commit);
+	assert(index > l->prev_index);
+	assert(index <= raft_log_last_index(l));
+	for (uint64_t i = index; i <= raft_log_last_index(l); i++)
+		free((void *)(uintptr_t)raft_log_entry(l, i)->data);
+	l->n_ents = index - l->prev_index - 1;
+	if (l->handed >= index)
+		l->handed = index - 1;
+	if (l->persisted >= index)
+		l->persisted = index - 1;
+	raft_log_check(l);
+}
+
+uint64_t raft_log_first_of_term(const struct raft_log *l, uint64_t index)
+{
+	uint64_t term = 0;
+	bool known = raft_log_term(l, index, &term);
+	assert(known);
+	/* Binary search for the first i in (prev_index, index] with term(i) == term. */
+	uint64_t lo = l->prev_index + 1;
+	uint64_t hi = index;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (raft_log_entry(l, mid)->term < term)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+uint64_t raft_log_last_at_or_below_term(const struct raft_log *l, uint64_t index, uint64_t term)
+{
+	assert(index <= raft_log_last_index(l));
+	if (index <= l->prev_index)
+		return l->prev_index;
+	/* Largest i in [prev_index, index] with term(i) <= term. */
+	uint64_t lo = l->prev_index;
+	uint64_t hi = index;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo + 1) / 2;
+		if (raft_log_entry(l, mid)->term <= term)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+bool raft_log_up_to_date(const struct raft_log *l, uint64_t last_index, uint64_t last_term)
+{
+	uint64_t my_term = raft_log_last_term(l);
+	if (last_term != my_term)
+		return last_term > my_term;
+	return last_index >= raft_log_last_index(l);
+}
+
+bool raft_log_persisted(struct raft_log *l, uint64_t index, uint64_t term)
+{
+	uint64_t have = 0;
+	if (!raft_log_term(l, index, &have) || have != term)
+		return false; /* overwritten since that write was handed out */
+	if (index <= l->persisted || index > l->handed)
+		return false;
+	l->persisted = index;
+	raft_log_check(l);
+	return true;
+}
+
+void raft_log_commit_to(struct raft_log *l, uint64_t index)
+{
+	assert(index <= raft_log_last_index(l));
+	if (index > l->commit)
+		l->commit = index;
+}
+
+void raft_log_check(const struct raft_log *l)
+{
+	uint64_t last = raft_log_last_index(l);
+	assert(l->prev_index <= l->persisted);
+	assert(l->persisted <= l->handed);
+	assert(l->handed <= last);
+	assert(l->applied <= l->commit);
+	assert(l->commit <= last);
+	assert(l->applied <= l->persisted);
+}

@@ -1,0 +1,488 @@
+/*
+ * Crash test: a forked child appends batches (with hard state, sometimes
+ * replacing a conflicting suffix in a new term, sometimes a hard state
+ * alone) and applies committed prefixes to the key-value state machine,
+ * directly or (every other child) through the storage thread, announcing
+ * each step on a pipe
+ * before ("intent") and after ("done") it returns. The parent SIGKILLs it at
+ * a random moment, reopens the data dir and checks that the disk holds
+ * exactly the state after the last reported step or after the one in flight:
+ * the log contiguous with non-decreasing terms and every payload intact, the
+ * hard state never older than reported, the applied index matching the data
+ * exactly, nothing reported durable missing. Then the next child continues
+ * from there.
+ *
+ * CAIRN_CRASH_ITERATIONS (default 40) sets the number of kills and
+ * CAIRN_CRASH_SEED the seed (printed on failure, replays the schedule; the
+ * kill moments themselves depend on timing).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cairn/errors.h"
+#include "helpers.h"
+#include "kv/kv.h"
+#include "kv/worker.h"
+#include "storage/storage.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/rand.h"
+
+#define KEYS 17
+#define CLIENTS 3
+
+struct msg {
+	uint8_t kind; /* 'A' append intent, 'P' apply intent, 'D' done */
+	uint64_t start, n, term;
+	struct cairn_raft_hard_state hs;
+	uint64_t upto;
+};
+_Static_assert(sizeof(struct msg) <= 512, "atomic pipe writes");
+
+/* What the disk must hold. terms[i] is the term of index i (1-based). */
+struct model {
+	uint64_t *terms;
+	uint64_t last;
+	uint64_t cap;
+	uint64_t applied;
+	struct cairn_raft_hard_state hs;
+};
+
+static uint64_t seed;
+static uint64_t in_flight_found; /* kills that landed between commit and report */
+
+/* ---- the command every (index, term) carries ---- */
+
+static void key_of(uint64_t index, char *key, size_t size)
+{
+	snprintf(key, size, "k%llu", (unsigned long long)(index % KEYS));
+}
+
+static bool is_noop(uint64_t index)
+{
+	return index % 13 == 0;
+}
+
+static bool is_del(uint64_t index)
+{
+	return index % 11 == 0;
+}
+
+static void value_of(uint64_t index, uint64_t term, char *v, size_t size)
+{
+	snprintf(v, size, "v%llu.%llu", (unsigned long long)index, (unsigned long long)term);
+}
+
+static size_t payload_of(uint64_t index, uint64_t term, uint8_t *buf, size_t size)
+{
+	char key[16], v[48];
+	key_of(index, key, sizeof(key));
+	value_of(index, term, v, sizeof(v));
+	struct cairn_kv_cmd c = {.op = is_del(index) ? CAIRN_KV_DEL : CAIRN_KV_PUT,
+				 .client_id = 1 + index % CLIENTS,
+				 .seq = index, /* rises along the log for every client */
+				 .key = (const uint8_t *)key,
+				 .key_len = (uint32_t)strlen(key),
+				 .value = is_del(index) ? NULL : (const uint8_t *)v,
+				 .value_len = is_del(index) ? 0 : (uint32_t)strlen(v)};
+	size_t len = 0;
+	if (cairn_kv_cmd_encode(&c, buf, size, &len) != 0)
+		return 0;
+	return len;
+}
+
+/* ---- the child ---- */
+
+/* The child writes either directly or through the storage thread (every
+ * other kill), waiting for each job's completion before reporting it. */
+struct child {
+	struct cairn_storage *s;
+	struct cairn_kv *kv;
+	struct cairn_kv_worker *worker; /* NULL: direct calls */
+	sem_t done_sem;
+	int done_err;
+};
+
+static void send_msg(int fd, const struct msg *m)
+{
+	if (write(fd, m, sizeof(*m)) != (ssize_t)sizeof(*m))
+		_exit(4);
+}
+
+static void child_notify(void *arg)
+{
+	sem_post(&((struct child *)arg)->done_sem);
+}
+
+static void child_done(void *arg, const struct cairn_kv_done *d)
+{
+	((struct child *)arg)->done_err = d->err;
+}
+
+/* Wait for the one job in flight and return its error. */
+static int child_wait(struct child *c)
+{
+	size_t got = 0;
+	while (got == 0) {
+		while (sem_wait(&c->done_sem) != 0 && errno == EINTR)
+			;
+		got = cairn_kv_worker_drain(c->worker, child_done, c);
+	}
+	return c->done_err;
+}
+
+static int child_write_append(struct child *c, const struct cairn_raft_entry *e, size_t n,
+			      const struct cairn_raft_hard_state *hs)
+{
+	if (c->worker == NULL)
+		return cairn_storage_append(c->s, e, n, hs);
+	int rv = cairn_kv_worker_append(c->worker, e, n, hs, NULL);
+	return rv != 0 ? rv : child_wait(c);
+}
+
+static int child_write_apply(struct child *c, const struct cairn_raft_entry *e, size_t n)
+{
+	if (c->worker == NULL) {
+		struct cairn_kv_result *res = calloc(n, sizeof(*res));
+		int rv = res == NULL ? CAIRN_ENOMEM : cairn_kv_apply(c->kv, e, n, res);
+		free(res);
+		return rv;
+	}
+	int rv = cairn_kv_worker_apply(c->worker, e, n, NULL);
+	return rv != 0 ? rv : child_wait(c);
+}
+
+static int child_append(struct child *c, struct cairn_rand *r, int fd, uint64_t *term)
+{
+	uint64_t applied = cairn_kv_applied(c->kv);
+	struct cairn_storage_bounds b;
+	int rv = cairn_storage_bounds(c->s, &b);
+	if (rv != 0)
+		return rv;
+	uint64_t start = b.last_index + 1;
+	size_t n = (size_t)cairn_rand_range(r, 1, 17);
+	if (cairn_rand_chance(r, 100000)) {
+		(*term)++; /* a vote in a new term: hard state alone */
+		n = 0;
+	} else if (b.last_index > applied && cairn_rand_chance(r, 200000)) {
+		(*term)++; /* a new leader overwrites an unapplied suffix */
+		start = cairn_rand_range(r, applied + 1, b.last_index + 2);
+	}
+	static struct cairn_raft_entry e[16];
+	static uint8_t payloads[16][128];
+	for (size_t i = 0; i < n; i++) {
+		uint64_t index = start + i;
+		e[i].index = index;
+		e[i].term = *term;
+		e[i].type = is_noop(index) ? CAIRN_RAFT_ENTRY_NOOP : CAIRN_RAFT_ENTRY_NORMAL;
+		e[i].len = is_noop(index) ? 0
+					  : (uint32_t)payload_of(index, *term, payloads[i],
+								 sizeof(payloads[i]));
+		e[i].data = is_noop(index) ? NULL : payloads[i];
+	}
+	struct msg m = {.kind = 'A', .start = start, .n = n, .term = *term};
+	m.hs.term = *term;
+	m.hs.vote = cairn_rand_range(r, 1, 4);
+	m.hs.commit = applied;
+	send_msg(fd, &m);
+	rv = child_write_append(c, e, n, &m.hs);
+	if (rv == 0)
+		send_msg(fd, &(struct msg){.kind = 'D'});
+	return rv;
+}
+
+static int child_apply(struct child *c, struct cairn_rand *r, int fd)
+{
+	struct cairn_storage_bounds b;
+	int rv = cairn_storage_bounds(c->s, &b);
+	uint64_t applied = cairn_kv_applied(c->kv);
+	if (rv != 0 || b.last_index <= applied)
+		return rv;
+	uint64_t upto = cairn_rand_range(r, applied + 1, b.last_index + 1);
+	struct cairn_storage_entries es = {0};
+	rv = cairn_storage_read(c->s, applied + 1, upto, &es);
+	if (rv != 0)
+		return rv;
+	send_msg(fd, &(struct msg){.kind = 'P', .upto = upto});
+	rv = child_write_apply(c, es.entries, es.n);
+	if (rv == 0)
+		send_msg(fd, &(struct msg){.kind = 'D'});
+	cairn_storage_entries_free(&es);
+	return rv;
+}
+
+static void child_main(const char *dir, uint64_t child_seed, bool use_worker, int fd)
+{
+	struct cairn_storage_options opt = {
+		.dir = dir, .cluster_id = TEST_CLUSTER, .member_id = 1, .create = true};
+	struct child c = {0};
+	char msg[256];
+	if (cairn_storage_open(&c.s, &opt, msg, sizeof(msg)) != 0 ||
+	    cairn_kv_open(&c.kv, c.s, NULL) != 0 || sem_init(&c.done_sem, 0, 0) != 0)
+		_exit(3);
+	struct cairn_kv_worker_options wopt = {.notify_cb = child_notify, .notify_arg = &c};
+	if (use_worker && cairn_kv_worker_start(&c.worker, c.s, c.kv, &wopt) != 0)
+		_exit(3);
+	struct cairn_raft_hard_state hs;
+	struct cairn_storage_bounds b;
+	if (cairn_storage_hard_state(c.s, &hs) != 0 || cairn_storage_bounds(c.s, &b) != 0)
+		_exit(3);
+	uint64_t term = hs.term > b.last_term ? hs.term : b.last_term;
+	if (term == 0)
+		term = 1;
+	struct cairn_rand r;
+	cairn_rand_seed(&r, child_seed);
+	for (;;) {
+		int rv = cairn_rand_chance(&r, 600000) ? child_append(&c, &r, fd, &term)
+						       : child_apply(&c, &r, fd);
+		if (rv != 0)
+			_exit(5);
+	}
+}
+
+/* ---- the parent ---- */
+
+static void model_set(struct model *m, uint64_t index, uint64_t term)
+{
+	if (index >= m->cap) {
+		m->cap = m->cap == 0 ? 1024 : m->cap * 2;
+		m->terms = realloc(m->terms, (size_t)m->cap * sizeof(*m->terms));
+		cr_assert_not_null(m->terms);
+	}
+	m->terms[index] = term;
+}
+
+static void model_copy(struct model *dst, const struct model *src)
+{
+	free(dst->terms);
+	*dst = *src;
+	dst->terms = malloc((size_t)(src->cap > 0 ? src->cap : 1) * sizeof(*dst->terms));
+	cr_assert_not_null(dst->terms);
+	if (src->cap > 0)
+		memcpy(dst->terms, src->terms, (size_t)src->cap * sizeof(*src->terms));
+}
+
+static void model_step(struct model *m, const struct msg *intent)
+{
+	if (intent->kind == 'P') {
+		m->applied = intent->upto;
+		return;
+	}
+	for (uint64_t i = 0; i < intent->n; i++)
+		model_set(m, intent->start + i, intent->term);
+	if (intent->n > 0)
+		m->last = intent->start + intent->n - 1;
+	m->hs = intent->hs;
+}
+
+/* Read the child's messages until it is dead (EOF) or the deadline. */
+static size_t pump(int fd, struct msg *msgs, size_t n, size_t cap, uint64_t deadline_ms)
+{
+	static uint8_t partial[sizeof(struct msg)];
+	static size_t have;
+	for (;;) {
+		int wait_ms = -1;
+		if (deadline_ms != 0) {
+			uint64_t now = cairn_clock_now_ms();
+			if (now >= deadline_ms)
+				return n;
+			wait_ms = (int)(deadline_ms - now);
+		}
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int pr = poll(&p, 1, wait_ms);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		cr_assert_geq(pr, 0);
+		if (pr == 0)
+			continue;
+		ssize_t got = read(fd, partial + have, sizeof(partial) - have);
+		if (got <= 0) {
+			cr_assert_eq(have, 0, "a torn message (seed %llu)",
+				     (unsigned long long)seed);
+			return n;
+		}
+		have += (size_t)got;
+		if (have == sizeof(partial)) {
+			cr_assert_lt(n, cap);
+			memcpy(&msgs[n++], partial, sizeof(partial));
+			have = 0;
+		}
+	}
+}
+
+static bool same_state(const struct model *m, const struct cairn_raft_restore *rs)
+{
+	if (rs->n_log != m->last || rs->applied != m->applied)
+		return false;
+	if (memcmp(&rs->hard_state, &m->hs, sizeof(m->hs)) != 0)
+		return false;
+	for (size_t i = 0; i < rs->n_log; i++)
+		if (rs->log[i].term != m->terms[i + 1])
+			return false;
+	return true;
+}
+
+/* Every entry: contiguous, terms non-decreasing, the payload its
+ * (index, term) dictates. */
+static void check_log(const struct cairn_raft_restore *rs)
+{
+	cr_assert_eq(rs->first_prev_index, 0);
+	uint64_t prev_term = 0;
+	for (size_t i = 0; i < rs->n_log; i++) {
+		const struct cairn_raft_entry *e = &rs->log[i];
+		cr_assert_eq(e->index, i + 1, "contiguous (seed %llu)", (unsigned long long)seed);
+		cr_assert_geq(e->term, prev_term, "terms never go down");
+		prev_term = e->term;
+		uint8_t want[128];
+		size_t len =
+			is_noop(e->index) ? 0 : payload_of(e->index, e->term, want, sizeof(want));
+		cr_assert_eq(e->len, len, "payload of %llu", (unsigned long long)e->index);
+		cr_assert(len == 0 || memcmp(e->data, want, len) == 0);
+	}
+	cr_assert_leq(rs->applied, rs->n_log, "applied entries are in the log");
+}
+
+/* The kv data is exactly the fold of the applied entries. */
+static void check_kv(struct cairn_kv *kv, const struct cairn_raft_restore *rs)
+{
+	struct cairn_buf v;
+	cairn_buf_init(&v, 0);
+	for (uint64_t k = 0; k < KEYS; k++) {
+		char key[16], want[48];
+		want[0] = '\0';
+		bool present = false;
+		for (uint64_t i = 1; i <= rs->applied; i++) {
+			if (i % KEYS != k || is_noop(i))
+				continue;
+			present = !is_del(i);
+			if (present)
+				value_of(i, rs->log[i - 1].term, want, sizeof(want));
+		}
+		key_of(k, key, sizeof(key));
+		uint64_t applied = 0;
+		int rv = cairn_kv_get(kv, key, strlen(key), &v, &applied);
+		cr_assert_eq(applied, rs->applied);
+		if (!present) {
+			cr_assert_eq(rv, CAIRN_ENOTFOUND, "%s absent (seed %llu)", key,
+				     (unsigned long long)seed);
+			continue;
+		}
+		cr_assert_eq(rv, 0, "%s present (seed %llu)", key, (unsigned long long)seed);
+		cr_assert_eq(v.len, strlen(want));
+		cr_assert_eq(memcmp(v.data, want, v.len), 0, "%s = %s (seed %llu)", key, want,
+			     (unsigned long long)seed);
+	}
+	cairn_buf_free(&v);
+}
+
+/* Reopen; the disk must be `reported` or `reported` + the step in flight.
+ * Adopt what is on disk as the model for the next round. */
+static void check_disk(struct model *reported, const struct msg *in_flight)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	struct cairn_kv *kv = NULL;
+	cr_assert_eq(cairn_kv_open(&kv, s, NULL), 0);
+	struct cairn_raft_restore rs;
+	struct cairn_storage_entries log = {0};
+	cr_assert_eq(cairn_storage_load(s, &rs, &log), 0);
+	check_log(&rs);
+	check_kv(kv, &rs);
+	cr_assert_geq(rs.hard_state.term, reported->hs.term, "hard state never older");
+	bool match = same_state(reported, &rs);
+	if (!match && in_flight != NULL) {
+		struct model next = {0};
+		model_copy(&next, reported);
+		model_step(&next, in_flight);
+		match = same_state(&next, &rs);
+		if (match) {
+			model_copy(reported, &next);
+			in_flight_found++;
+		}
+		free(next.terms);
+	}
+	cr_assert(match,
+		  "disk (last %zu, applied %llu, term %llu) is neither the reported state (last "
+		  "%llu, applied %llu) nor the one in flight (seed %llu)",
+		  rs.n_log, (unsigned long long)rs.applied, (unsigned long long)rs.hard_state.term,
+		  (unsigned long long)reported->last, (unsigned long long)reported->applied,
+		  (unsigned long long)seed);
+	cairn_storage_entries_free(&log);
+	cairn_kv_close(kv);
+	cairn_storage_close(s);
+}
+
+static void setup(void)
+{
+	tmpdir_make();
+}
+
+static void teardown(void)
+{
+	tmpdir_remove();
+}
+
+Test(crash, sigkill_at_random_moments_loses_nothing_reported, .init = setup, .fini = teardown,
+     .timeout = 300)
+{
+	const char *env = getenv("CAIRN_CRASH_ITERATIONS");
+	int iterations = env != NULL ? atoi(env) : 40;
+	env = getenv("CAIRN_CRASH_SEED");
+	seed = env != NULL ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+	cr_log_info("crash test: %d kills, seed %llu", iterations, (unsigned long long)seed);
+	struct cairn_rand r;
+	cairn_rand_seed(&r, seed);
+	struct model reported = {0};
+	enum { MSGS_MAX = 1 << 16 };
+	static struct msg msgs[MSGS_MAX];
+	uint64_t steps = 0;
+	for (int it = 0; it < iterations; it++) {
+		int fds[2];
+		cr_assert_eq(pipe(fds), 0);
+		uint64_t child_seed = cairn_rand_next(&r);
+		pid_t pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			close(fds[0]);
+			child_main(tmpdir_path(), child_seed, it % 2 == 1, fds[1]);
+		}
+		close(fds[1]);
+		uint64_t delay_ms = cairn_rand_range(&r, 5, 120);
+		size_t n = pump(fds[0], msgs, 0, MSGS_MAX, cairn_clock_now_ms() + delay_ms);
+		kill(pid, SIGKILL);
+		int status = 0;
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		n = pump(fds[0], msgs, n, MSGS_MAX, 0);
+		close(fds[0]);
+		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			  "the child died by itself (status %d, seed %llu)", status,
+			  (unsigned long long)seed);
+		const struct msg *in_flight = NULL;
+		for (size_t i = 0; i < n; i++) {
+			if (msgs[i].kind == 'D') {
+				cr_assert_not_null(in_flight);
+				model_step(&reported, in_flight);
+				in_flight = NULL;
+				steps++;
+			} else {
+				in_flight = &msgs[i];
+			}
+		}
+		check_disk(&reported, in_flight);
+	}
+	cr_log_info("crash test: %llu steps reported durable, %llu more found durable but "
+		    "unreported, final log %llu, applied %llu",
+		    (unsigned long long)steps, (unsigned long long)in_flight_found,
+		    (unsigned long long)reported.last, (unsigned long long)reported.applied);
+	cr_assert_gt(steps, 0, "the children made progress");
+	free(reported.terms);
+}
