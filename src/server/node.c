@@ -221,8 +221,10 @@ static void process_cb(uv_prepare_t *p)
 	if (n->raft == NULL)
 		return;
 	hand_over_if_failed(n);
-	cairn_api_flush(n);
+	/* Observe first: proposals must not be given up for a leadership
+	 * change that happened before they were made. */
 	cairn_node_observe(n);
+	cairn_api_flush(n);
 	handle_ready(n);
 	hand_over_if_failed(n);
 	handle_ready(n);
