@@ -61,6 +61,11 @@
 
 #define CAIRN_RAFT_NONE 0 /* no node: no vote, no known leader */
 
+/* Terms run 1 .. CAIRN_RAFT_TERM_MAX; a message or restore beyond is
+ * invalid, so a hostile term can never wrap the current term (Figure 2:
+ * terms only grow). */
+#define CAIRN_RAFT_TERM_MAX (UINT64_MAX / 2)
+
 enum cairn_raft_role {
 	CAIRN_RAFT_FOLLOWER = 0,
 	CAIRN_RAFT_PRE_CANDIDATE = 1, /* pre-vote in progress, term unchanged */
@@ -211,8 +216,13 @@ struct cairn_raft_config {
 	uint32_t election_ticks;  /* T: timeouts are drawn from [T, 2T); > heartbeat */
 	uint64_t seed;            /* the only source of randomness */
 
-	bool pre_vote;     /* thesis §9.6 */
-	bool check_quorum; /* leader steps down without a majority in T ticks */
+	/* thesis §9.6; a pre-vote is refused by a member that heard from a
+	 * leader within T ticks, whatever check_quorum says. */
+	bool pre_vote;
+	/* A leader steps down without a majority in T ticks, and members that
+	 * heard from a leader within T ticks ignore VOTE requests (unless
+	 * started by TIMEOUT_NOW). */
+	bool check_quorum;
 
 	/* Flow control; 0 takes the default of cairn/limits.h. */
 	uint32_t max_entries_per_msg;
@@ -226,7 +236,9 @@ struct cairn_raft_restore {
 	/* The durable log, contiguous, in index order. The core copies it. */
 	const struct cairn_raft_entry *log;
 	size_t n_log;
-	/* Index and term just before log[0] (0, 0 for a log starting at 1). */
+	/* Index and term just before log[0] (0, 0 for a log starting at 1).
+	 * There are no snapshots: a member whose log starts after a prefix
+	 * cannot, as leader, bring up a follower that lacks the prefix. */
 	uint64_t first_prev_index;
 	uint64_t first_prev_term;
 	/* Entries up to applied are already in the state machine; they are
@@ -272,11 +284,13 @@ void cairn_raft_tick(struct cairn_raft *r);
 
 /* Deliver a message addressed to this member. A message that cannot be
  * valid (unknown sender or type, not addressed to us, term 0 on a request,
- * APPEND entries not numbered prev_index + 1.. or with terms out of order,
+ * a term above CAIRN_RAFT_TERM_MAX, a last_log_term or hint_term above the
+ * message's term, APPEND entries not numbered prev_index + 1.. or with terms out of order,
  * an APPEND_REPLY acknowledging more than the leader's log) returns
  * CAIRN_EINVAL and changes nothing. Stale messages are not errors: they are
  * answered with the current term or ignored, and return 0. CAIRN_ENOMEM if
- * entries could not be copied (the message is then as if lost). */
+ * entries could not be copied: the log may then hold a prefix of them, and
+ * no reply goes out, so the leader sends them again. */
 int cairn_raft_step(struct cairn_raft *r, const struct cairn_raft_msg *m);
 
 /* Append a NORMAL entry with a copy of data (index may be NULL). On success

@@ -2,10 +2,11 @@
  * kv.c - the key-value state machine: applying committed entries, client
  * sessions for exactly-once writes, and reads.
  *
- * A batch is applied inside one cairn_storage_write_txn() together with the
- * applied index; the function may be run again from scratch when the map
+ * A batch is applied inside one write transaction together with the
+ * applied index (its own, cairn_kv_apply, or the storage thread's shared
+ * one, kv/apply.h); the function may be run again from scratch when the map
  * grows, so it reads every input from the transaction and only overwrites
- * its outputs.
+ * its outputs. The in-memory applied index moves only after the commit.
  *
  * Keys: LMDB keys are at most 511 bytes, user keys up to 1024. A key of at
  * most 510 bytes is stored as 0x00 + key. A longer key is stored as
@@ -27,6 +28,7 @@
 
 #include "cairn/errors.h"
 #include "cairn/limits.h"
+#include "kv/apply.h"
 #include "storage/txn.h"
 #include "util/buf.h"
 
@@ -346,6 +348,36 @@ static int apply_entry(const struct cairn_kv *kv, MDB_txn *txn, const struct cai
 	return apply_cmd(kv, txn, dbs, &cmd, e->index, r);
 }
 
+int cairn_kv_apply_in_txn(const struct cairn_kv *kv, MDB_txn *txn,
+			  const struct cairn_storage_dbs *dbs,
+			  const struct cairn_raft_entry *entries, size_t n,
+			  struct cairn_kv_result *results)
+{
+	assert(n > 0 && entries != NULL && results != NULL);
+	for (size_t i = 1; i < n; i++)
+		if (entries[i].index != entries[i - 1].index + 1)
+			return CAIRN_EINVAL;
+	uint64_t applied = 0;
+	int rc = cairn_storage_meta_get_u64(txn, dbs, CAIRN_META_APPLIED, &applied);
+	if (rc != 0)
+		return rc;
+	if (entries[0].index != applied + 1)
+		return CAIRN_EINVAL;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = apply_entry(kv, txn, dbs, &entries[i], &results[i]);
+	if (rc != 0)
+		return rc;
+	return cairn_storage_meta_put_u64(txn, dbs, CAIRN_META_APPLIED, entries[n - 1].index);
+}
+
+void cairn_kv_publish_applied(struct cairn_kv *kv, uint64_t applied)
+{
+	uint64_t was = atomic_load(&kv->applied);
+	assert(applied >= was); /* one writer: the storage thread */
+	(void)was;
+	atomic_store(&kv->applied, applied);
+}
+
 struct apply_args {
 	const struct cairn_kv *kv;
 	const struct cairn_raft_entry *entries;
@@ -356,18 +388,7 @@ struct apply_args {
 static int apply_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
 {
 	struct apply_args *a = arg;
-	assert(a->n > 0);
-	uint64_t applied = 0;
-	int rc = cairn_storage_meta_get_u64(txn, dbs, CAIRN_META_APPLIED, &applied);
-	if (rc != 0)
-		return rc;
-	if (a->entries[0].index != applied + 1)
-		return CAIRN_EINVAL;
-	for (size_t i = 0; rc == 0 && i < a->n; i++)
-		rc = apply_entry(a->kv, txn, dbs, &a->entries[i], &a->results[i]);
-	if (rc != 0)
-		return rc;
-	return cairn_storage_meta_put_u64(txn, dbs, CAIRN_META_APPLIED, a->entries[a->n - 1].index);
+	return cairn_kv_apply_in_txn(a->kv, txn, dbs, a->entries, a->n, a->results);
 }
 
 int cairn_kv_apply(struct cairn_kv *kv, const struct cairn_raft_entry *entries, size_t n,
@@ -375,14 +396,10 @@ int cairn_kv_apply(struct cairn_kv *kv, const struct cairn_raft_entry *entries, 
 {
 	if (n == 0)
 		return 0;
-	assert(entries != NULL && results != NULL);
-	for (size_t i = 1; i < n; i++)
-		if (entries[i].index != entries[i - 1].index + 1)
-			return CAIRN_EINVAL;
 	struct apply_args a = {kv, entries, n, results};
 	int rv = cairn_storage_write_txn(kv->storage, apply_fn, &a);
 	if (rv == 0)
-		atomic_store(&kv->applied, entries[n - 1].index);
+		cairn_kv_publish_applied(kv, entries[n - 1].index);
 	return rv;
 }
 

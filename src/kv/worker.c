@@ -3,13 +3,17 @@
  *
  * A job is one allocation: the job header, its copied entries, room for the
  * per-entry results (apply) and the copied payloads. The owner thread pushes
- * jobs on the todo list; the worker pops the next job (with the append jobs
- * queued right behind an append job: group commit, one transaction and one
- * fsync for several Readys), runs it without holding the lock, and pushes
- * it, now a completion, on the done list; the
- * owner takes the whole done list at once in drain. notify_cb runs only when
- * the done list goes from empty to non-empty: whoever drains takes
- * everything, so the next completion after a drain always notifies again.
+ * jobs on the todo list; at each wake-up the worker takes every queued job
+ * (up to the group bounds), runs them in order, appends and applies
+ * interleaved, inside ONE write transaction committed with one fsync (group
+ * commit: DESIGN.md principle 4), without holding the lock, and pushes them,
+ * now completions, on the done list; the owner takes the whole done list at
+ * once in drain. Job functions write only through the transaction and
+ * overwrite their outputs, so a MAP_FULL retry of the whole group starts
+ * clean; the applied index other threads read is published after commit.
+ * notify_cb runs only when the done list goes from empty to non-empty:
+ * whoever drains takes everything, so the next completion after a drain
+ * always notifies again.
  *
  * in_flight counts jobs submitted and not yet drained; only the owner
  * changes it, so a submit can test it before allocating.
@@ -24,15 +28,20 @@
 
 #include "cairn/errors.h"
 #include "cairn/limits.h"
+#include "kv/apply.h"
+#include "storage/txn.h"
 #include "util/log.h"
 
 /* More entries than this in one job is a caller bug, refused. */
 #define JOB_ENTRIES_MAX (1u << 20)
-/* Group commit across append jobs: at most this many jobs, and (after the
- * first) payload bytes, per transaction, keeping it well inside LMDB's
- * dirty-page limit. */
-#define MERGE_JOBS_MAX 64u
-#define MERGE_BYTES_MAX (64u * 1024u * 1024u)
+/* One wake-up commits at most this many jobs, and (after the first job)
+ * this much weight, in one transaction, keeping it well inside LMDB's
+ * dirty-page limit and bounding the wait of the group's first job. A job
+ * weighs its payload bytes plus ENTRY_WEIGHT_BYTES per entry (an entry
+ * without payload still writes a log record, or a session and the kv). */
+#define GROUP_JOBS_MAX 256u
+#define GROUP_WEIGHT_BYTES_MAX (32u * 1024u * 1024u)
+#define ENTRY_WEIGHT_BYTES 128u
 
 struct job {
 	struct job *next;
@@ -83,79 +92,121 @@ static void note_failure(struct cairn_kv_worker *w, const struct job *j)
 		    j->kind == CAIRN_KV_JOB_APPEND ? "append" : "apply", cairn_strerror(j->err));
 }
 
-/* Append jobs[0..n) in one transaction; all or nothing. */
-static int append_group(struct cairn_kv_worker *w, struct job **jobs, size_t n)
+static size_t job_weight(const struct job *j)
 {
-	struct cairn_storage_append_batch b[MERGE_JOBS_MAX];
-	assert(n >= 1 && n <= MERGE_JOBS_MAX);
-	for (size_t i = 0; i < n; i++)
-		b[i] = (struct cairn_storage_append_batch){
-			.entries = jobs[i]->entries,
-			.n = jobs[i]->n,
-			.hs = jobs[i]->has_hs ? &jobs[i]->hs : NULL,
-		};
-	int rv = cairn_storage_append_batches(w->storage, b, n);
-	for (size_t i = 0; i < n; i++) {
-		jobs[i]->err = rv;
-		jobs[i]->last_index = rv == 0 ? b[i].last_index : 0;
-		jobs[i]->last_term = rv == 0 ? b[i].last_term : 0;
-	}
-	return rv;
+	return j->payload_bytes + j->n * ENTRY_WEIGHT_BYTES;
 }
 
-/* Append jobs that queued up behind the last sync share one transaction
- * and one fsync. If the group is refused while the disk is fine (a bad
- * batch), the jobs run one by one so that those before the bad one still
- * succeed, exactly as without grouping. */
-static void run_appends(struct cairn_kv_worker *w, struct job **jobs, size_t n)
+/* Mark j failed with err (it had no effect). */
+static void fail_job(struct cairn_kv_worker *w, struct job *j, int err)
 {
-	if (w->sticky_err != 0) {
-		for (size_t i = 0; i < n; i++)
-			jobs[i]->err = w->sticky_err;
-		return;
+	assert(err != 0);
+	j->err = err;
+	j->last_index = 0;
+	j->last_term = 0;
+	j->applied = cairn_kv_applied(w->kv);
+}
+
+/* jobs[0..n) of one wake-up, inside one write transaction. */
+struct group_args {
+	const struct cairn_kv *kv;
+	struct job **jobs;
+	size_t n;
+	/* Out, rewritten by every run (a MAP_FULL retry starts afresh): the
+	 * job whose function failed (n: none failed, the commit did), and
+	 * the applied index the group leaves (0: it applies nothing). */
+	size_t failed_at;
+	uint64_t applied;
+};
+
+static int group_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
+{
+	struct group_args *a = arg;
+	a->failed_at = a->n;
+	a->applied = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		struct job *j = a->jobs[i];
+		int rc;
+		if (j->kind == CAIRN_KV_JOB_APPEND) {
+			struct cairn_storage_append_batch b = {
+				.entries = j->entries,
+				.n = j->n,
+				.hs = j->has_hs ? &j->hs : NULL,
+			};
+			rc = cairn_storage_append_in_txn(txn, dbs, &b);
+			j->last_index = b.last_index;
+			j->last_term = b.last_term;
+		} else {
+			rc = cairn_kv_apply_in_txn(a->kv, txn, dbs, j->entries, j->n, j->results);
+			if (rc == 0)
+				a->applied = j->applied = j->entries[j->n - 1].index;
+		}
+		if (rc != 0) {
+			a->failed_at = i;
+			return rc;
+		}
 	}
-	int rv = append_group(w, jobs, n); /* sets every job's outcome */
-	if (rv == 0)
-		return;
-	if (n == 1 || cairn_storage_failed(w->storage) != 0) {
-		note_failure(w, jobs[0]);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
+	return 0;
+}
+
+/*
+ * Run jobs[0..n), taken off todo in one wake-up, in order, in as few
+ * durable transactions as possible: normally one. The applied index is
+ * published only after the commit. When a job's function fails while the
+ * storage is healthy (bad input, or a transaction grown too big), the jobs
+ * before it are committed on their own and the run resumes at it; a job
+ * that fails first in its transaction fails alone, and every job after it
+ * fails with the same error (sticky), exactly as if each had run alone. A
+ * failed commit, or a storage that entered its failed state, fails the
+ * first job of the transaction and so every later one.
+ */
+static void run_group(struct cairn_kv_worker *w, struct job **jobs, size_t n)
+{
+	size_t i = 0, end = n;
+	while (i < n) {
 		if (w->sticky_err != 0) {
-			jobs[i]->err = w->sticky_err;
+			for (; i < n; i++)
+				fail_job(w, jobs[i], w->sticky_err);
+			return;
+		}
+		/* failed_at stays "none" if no run starts (storage failed, or
+		 * no transaction could begin): the whole group fails. */
+		struct group_args a = {
+			.kv = w->kv, .jobs = jobs + i, .n = end - i, .failed_at = end - i};
+		int rv = cairn_storage_write_txn(w->storage, group_fn, &a);
+		if (rv == 0) {
+			if (a.applied != 0)
+				cairn_kv_publish_applied(w->kv, a.applied);
+			for (; i < end; i++)
+				jobs[i]->err = 0;
+			end = n;
 			continue;
 		}
-		append_group(w, &jobs[i], 1);
+		if (cairn_storage_failed(w->storage) == 0 && a.failed_at > 0 &&
+		    a.failed_at < end - i) {
+			end = i + a.failed_at; /* commit those before it, then retry it */
+			continue;
+		}
+		fail_job(w, jobs[i], rv);
 		note_failure(w, jobs[i]);
+		i++;
 	}
 }
 
-static void run_apply(struct cairn_kv_worker *w, struct job *j)
-{
-	assert(j->kind == CAIRN_KV_JOB_APPLY);
-	j->err = w->sticky_err != 0 ? w->sticky_err
-				    : cairn_kv_apply(w->kv, j->entries, j->n, j->results);
-	j->applied = cairn_kv_applied(w->kv);
-	note_failure(w, j);
-}
-
-/* Take the next job, and the append jobs right behind an append job (up
- * to the group limits), off todo. Called with mu held. */
+/* Take every job queued (up to the group bounds) off todo. Called with mu
+ * held. */
 static size_t take_jobs(struct cairn_kv_worker *w, struct job **jobs)
 {
-	size_t n = 0, bytes = 0;
-	while (w->todo_head != NULL && n < MERGE_JOBS_MAX) {
+	size_t n = 0, weight = 0;
+	while (w->todo_head != NULL && n < GROUP_JOBS_MAX) {
 		struct job *j = w->todo_head;
-		if (n > 0 &&
-		    (j->kind != CAIRN_KV_JOB_APPEND || jobs[0]->kind != CAIRN_KV_JOB_APPEND ||
-		     bytes + j->payload_bytes > MERGE_BYTES_MAX))
+		if (n > 0 && weight + job_weight(j) > GROUP_WEIGHT_BYTES_MAX)
 			break;
 		w->todo_head = j->next;
 		if (w->todo_head == NULL)
 			w->todo_tail = NULL;
 		j->next = NULL;
-		bytes += j->payload_bytes;
+		weight += job_weight(j);
 		jobs[n++] = j;
 	}
 	return n;
@@ -164,7 +215,7 @@ static size_t take_jobs(struct cairn_kv_worker *w, struct job **jobs)
 static void *worker_main(void *arg)
 {
 	struct cairn_kv_worker *w = arg;
-	struct job *jobs[MERGE_JOBS_MAX];
+	struct job *jobs[GROUP_JOBS_MAX];
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (w->todo_head == NULL && !w->stopping)
@@ -174,10 +225,7 @@ static void *worker_main(void *arg)
 			break; /* stopping, and everything queued is done */
 		pthread_mutex_unlock(&w->mu);
 
-		if (jobs[0]->kind == CAIRN_KV_JOB_APPEND)
-			run_appends(w, jobs, n);
-		else
-			run_apply(w, jobs[0]);
+		run_group(w, jobs, n);
 
 		pthread_mutex_lock(&w->mu);
 		bool was_empty = w->done_head == NULL;

@@ -3,15 +3,20 @@
  * event loop (DESIGN.md principle 3).
  *
  * One pthread consumes a bounded FIFO of jobs and runs them strictly in
- * order: append (entries + hard state of one Ready: one transaction, one
- * fsync) and apply (a batch of committed entries to the key-value state
- * machine: one transaction, one fsync). Append jobs that queued up while a
- * sync ran are committed together (group commit: one transaction and one
- * fsync for all of them, at most 64 jobs); each still gets its own
- * completion, and a bad job in a group fails alone (with those after it). Each finished job becomes a
- * completion on a done list and the caller's notify_cb is called from the
- * worker thread (in cairnd it calls uv_async_send; it must be thread-safe
- * and must not call back into the worker). The caller then drains
+ * order: append (entries + hard state of one Ready) and apply (a batch of
+ * committed entries to the key-value state machine, with the applied
+ * index). Every job queued when the thread wakes up (while the previous
+ * sync ran), appends and applies interleaved, runs in ONE transaction with
+ * one fsync (group commit; at most 256 jobs and about 32 MiB per group), in
+ * submission order: an apply sees the entries and hard state of every job
+ * before it. Each job still gets its own completion, sent only once the
+ * transaction is durable, and cairn_kv_applied() moves only then. A bad job
+ * in a group (a gap, an apply out of order) fails alone, with every job
+ * after it; the jobs before it are committed as if it had not been there.
+ * Each finished job becomes a completion on a done list and the caller's
+ * notify_cb is called from the worker thread (in cairnd it calls
+ * uv_async_send; it must be thread-safe and must not call back into the
+ * worker). The caller then drains
  * completions on its own thread with cairn_kv_worker_drain().
  *
  * It lives in src/kv, not src/storage, because it drives both the log store

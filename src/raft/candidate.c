@@ -68,6 +68,7 @@ void raft_become_pre_candidate(struct cairn_raft *r)
 void raft_become_candidate(struct cairn_raft *r, bool transfer)
 {
 	assert(r->role != CAIRN_RAFT_LEADER);
+	assert(r->term < CAIRN_RAFT_TERM_MAX);
 	r->term++;
 	r->vote = r->id;
 	r->role = CAIRN_RAFT_CANDIDATE;
@@ -85,6 +86,10 @@ void raft_become_candidate(struct cairn_raft *r, bool transfer)
 
 void raft_campaign(struct cairn_raft *r)
 {
+	if (r->term >= CAIRN_RAFT_TERM_MAX) {
+		raft_reset_election_timer(r);
+		return; /* terms are exhausted; never wrap (Figure 2) */
+	}
 	if (r->pre_vote)
 		raft_become_pre_candidate(r);
 	else
@@ -122,8 +127,13 @@ static void tally(struct cairn_raft *r, const struct cairn_raft_msg *m)
 {
 	size_t slot = raft_slot(r, m->from);
 	assert(slot < r->n_members);
-	if (r->votes[slot] == RAFT_VOTE_NONE)
-		r->votes[slot] = m->reject ? RAFT_VOTE_REJECTED : RAFT_VOTE_GRANTED;
+	/* A grant names this campaign's term, so it always answers this
+	 * campaign; a rejection carries the voter's term and could answer an
+	 * older request, so it never overrides a grant. */
+	if (!m->reject)
+		r->votes[slot] = RAFT_VOTE_GRANTED;
+	else if (r->votes[slot] == RAFT_VOTE_NONE)
+		r->votes[slot] = RAFT_VOTE_REJECTED;
 	size_t granted = 0;
 	size_t rejected = 0;
 	for (size_t i = 0; i < r->n_members; i++) {
@@ -145,13 +155,11 @@ int raft_step_candidate(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	assert(r->role == CAIRN_RAFT_PRE_CANDIDATE || r->role == CAIRN_RAFT_CANDIDATE);
 	switch (m->type) {
 	case CAIRN_RAFT_MSG_APPEND:
-		/* A leader of our term exists (§5.2): follow it. */
-		raft_become_follower(r, m->term, m->from);
-		return raft_handle_append(r, m);
 	case CAIRN_RAFT_MSG_HEARTBEAT:
+		/* A leader of our term exists (§5.2): follow it. Its message
+		 * is the leader contact that restarts the election timer. */
 		raft_become_follower(r, m->term, m->from);
-		raft_handle_heartbeat(r, m);
-		return 0;
+		return raft_step_follower(r, m);
 	case CAIRN_RAFT_MSG_PREVOTE:
 	case CAIRN_RAFT_MSG_VOTE:
 		return raft_handle_vote_request(r, m);

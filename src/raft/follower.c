@@ -150,8 +150,10 @@ int raft_step_follower(struct cairn_raft *r, const struct cairn_raft_msg *m)
 		return raft_handle_vote_request(r, m);
 	case CAIRN_RAFT_MSG_TIMEOUT_NOW:
 		/* Thesis §3.10: the leader wants us to take over now; skip
-		 * pre-vote, our log is known to be up to date. */
-		raft_become_candidate(r, true);
+		 * pre-vote, our log is known to be up to date. Only from the
+		 * leader we follow, and only while terms are left. */
+		if (m->from == r->leader && r->term < CAIRN_RAFT_TERM_MAX)
+			raft_become_candidate(r, true);
 		return 0;
 	default:
 		return 0; /* stale replies from an earlier role */

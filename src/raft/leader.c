@@ -277,6 +277,16 @@ void raft_leader_persisted(struct cairn_raft *r)
 
 /* ---- becoming leader, proposing, transferring -------------------------- */
 
+/* The no-op lets this term commit (and so commit all before it, and start
+ * serving reads). Without memory for it, the leader tick tries again. */
+static void append_noop(struct cairn_raft *r)
+{
+	if (raft_log_last_term(&r->log) == r->term)
+		return;
+	if (raft_log_append(&r->log, r->term, CAIRN_RAFT_ENTRY_NOOP, NULL, 0) == 0)
+		r->append_pending = true;
+}
+
 void raft_become_leader(struct cairn_raft *r)
 {
 	assert(r->role == CAIRN_RAFT_CANDIDATE);
@@ -306,9 +316,7 @@ void raft_leader_start(struct cairn_raft *r)
 	r->heartbeat_elapsed = 0;
 	r->election_elapsed = 0;
 	assert(r->n_reads_wait == 0);
-	/* The no-op lets this term commit (and so commit all before it). */
-	int rv = raft_log_append(&r->log, r->term, CAIRN_RAFT_ENTRY_NOOP, NULL, 0);
-	(void)rv; /* without memory the first proposal carries the term instead */
+	append_noop(r);
 	broadcast_append(r);
 }
 
@@ -460,6 +468,7 @@ static bool quorum_active(struct cairn_raft *r)
 void raft_tick_leader(struct cairn_raft *r)
 {
 	assert(r->role == CAIRN_RAFT_LEADER);
+	append_noop(r);
 	r->heartbeat_elapsed++;
 	r->election_elapsed++;
 	if (r->transfer_target != CAIRN_RAFT_NONE && ++r->transfer_elapsed >= r->election_ticks)

@@ -107,13 +107,15 @@ static int check_restore(const struct cairn_raft *r, const struct cairn_raft_res
 		return CAIRN_EINVAL;
 	if (rs->n_log > 0 && rs->log == NULL)
 		return CAIRN_EINVAL;
-	if (rs->first_prev_term > hs->term)
+	if (hs->term > CAIRN_RAFT_TERM_MAX || rs->first_prev_term > hs->term)
+		return CAIRN_EINVAL;
+	if ((rs->first_prev_index == 0) != (rs->first_prev_term == 0))
 		return CAIRN_EINVAL;
 	uint64_t term = rs->first_prev_term;
 	for (size_t i = 0; i < rs->n_log; i++) {
 		const struct cairn_raft_entry *e = &rs->log[i];
 		if (e->index != rs->first_prev_index + 1 + i || e->term < term ||
-		    e->term > hs->term || !entry_ok(e))
+		    e->term > hs->term || e->term == 0 || !entry_ok(e))
 			return CAIRN_EINVAL;
 		term = e->term;
 	}
@@ -297,9 +299,14 @@ static int check_msg(const struct cairn_raft *r, const struct cairn_raft_msg *m)
 		return CAIRN_EINVAL;
 	if (m->to != r->id || m->from == r->id || raft_slot(r, m->from) == r->n_members)
 		return CAIRN_EINVAL;
+	if (m->term > CAIRN_RAFT_TERM_MAX)
+		return CAIRN_EINVAL;
 	switch (m->type) {
 	case CAIRN_RAFT_MSG_PREVOTE:
 	case CAIRN_RAFT_MSG_VOTE:
+		return m->term == 0 || m->last_log_term > m->term ? CAIRN_EINVAL : 0;
+	case CAIRN_RAFT_MSG_APPEND_REPLY:
+		return m->hint_term > m->term ? CAIRN_EINVAL : 0;
 	case CAIRN_RAFT_MSG_HEARTBEAT:
 	case CAIRN_RAFT_MSG_TIMEOUT_NOW:
 		return m->term == 0 ? CAIRN_EINVAL : 0;
@@ -328,11 +335,12 @@ static void answer_stale(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	case CAIRN_RAFT_MSG_PREVOTE:
 		reply.type = CAIRN_RAFT_MSG_PREVOTE_REPLY;
 		break;
-	case CAIRN_RAFT_MSG_VOTE:
-		reply.type = CAIRN_RAFT_MSG_VOTE_REPLY;
-		break;
 	default:
-		return; /* stale replies and TIMEOUT_NOW are dropped */
+		/* Stale replies and TIMEOUT_NOW are dropped, and so is a stale
+		 * VOTE: a rejection carries our term, and the candidate, by
+		 * then campaigning in that term, could not tell it from a
+		 * refusal of its new request (etcd raft does the same). */
+		return;
 	}
 	raft_send(r, &reply);
 }
@@ -456,12 +464,15 @@ bool cairn_raft_has_ready(const struct cairn_raft *r)
 }
 
 /* Point each queued APPEND at its entries, dropping one whose entries were
- * overwritten since it was queued. */
+ * overwritten since it was queued, and an acknowledgement of an older term
+ * (its entries may have been cut by the newer term's leader since). */
 static void bind_entries(const struct cairn_raft *r, struct raft_msgq *q)
 {
 	size_t kept = 0;
 	for (size_t i = 0; i < q->n; i++) {
 		struct cairn_raft_msg *m = &q->msgs[i];
+		if (m->type == CAIRN_RAFT_MSG_APPEND_REPLY && !m->reject && m->term < r->term)
+			continue;
 		if (m->type == CAIRN_RAFT_MSG_APPEND && m->n_entries > 0) {
 			uint64_t last = m->prev_index + m->n_entries;
 			uint64_t term = 0;

@@ -1,23 +1,25 @@
 /*
- * main.c - cairnd's entry point (placeholder until the server issue).
+ * main.c - cairnd, one member of a cairn cluster (CONTRACT.md).
  *
- * Parses the command line of the contract, loads the cluster file and
- * checks that the member id is in it. Every error is one line on stderr
- * and exit status 2. The server itself does not exist yet, so after saying
- * what it would start it logs that and exits 2 too, touching no data dir.
+ *   cairnd --config FILE --id N [--data-dir DIR]      (short: -c FILE -i N)
+ *
+ * Parses the command line and runs the node (server/node.h) in the
+ * foreground until SIGTERM or SIGINT. A usage error, a bad config, an
+ * unknown id, a port in use or an unusable data dir: one line on stderr and
+ * exit status 2, with nothing in the data dir changed.
  */
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cairn/limits.h"
-#include "config/config.h"
 #include "util/log.h"
-
-#ifndef CAIRN_VERSION
-#define CAIRN_VERSION "unknown"
+#ifndef CAIRN_SERVER_INCOMPLETE
+#include "server/node.h"
 #endif
 
 #define EXIT_USAGE 2
@@ -110,32 +112,34 @@ static int parse_args(int argc, char **argv, struct options *opts)
 	return 0;
 }
 
+/* Up to CAIRN_CLIENT_CONNS_MAX clients plus peers need descriptors; take
+ * the hard limit rather than the (often 1024) soft one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts = {0};
-	static struct cairn_config config;
-	const struct cairn_node_config *self;
-	char err[512];
 	int rc = parse_args(argc, argv, &opts);
-
 	if (rc != 0)
 		return rc > 0 ? EXIT_SUCCESS : EXIT_USAGE;
-	if (cairn_config_load(opts.config_path, &config, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cairnd: %s\n", err);
-		return EXIT_USAGE;
-	}
-	self = cairn_config_node(&config, opts.id);
-	if (self == NULL) {
-		fprintf(stderr, "cairnd: node id %llu is not a member in %s\n",
-			(unsigned long long)opts.id, opts.config_path);
-		cairn_config_free(&config);
-		return EXIT_USAGE;
-	}
-	cairn_log_set_node(opts.id);
-	CAIRN_INFO("cairnd %s starting: peer %s client %s data_dir %s", CAIRN_VERSION,
-		   self->peer.text, self->client.text,
-		   opts.data_dir != NULL ? opts.data_dir : self->data_dir);
-	CAIRN_ERROR("server not implemented yet");
-	cairn_config_free(&config);
+	/* A peer that vanishes mid-write must not kill the process. */
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	const char *level = getenv("CAIRN_LOG_LEVEL");
+	enum cairn_log_level lv;
+	if (level != NULL && cairn_log_parse_level(level, &lv) == 0)
+		cairn_log_set_level(lv);
+#ifdef CAIRN_SERVER_INCOMPLETE
+	fprintf(stderr, "cairnd: built without the raft, storage or kv module\n");
 	return EXIT_USAGE;
+#else
+	return cairn_node_run(opts.config_path, opts.id, opts.data_dir);
+#endif
 }

@@ -242,10 +242,10 @@ static int put_entry(MDB_txn *txn, MDB_dbi dbi, const struct cairn_raft_entry *e
 	return 0;
 }
 
-/* One batch inside the shared transaction; records where the log ends. */
-static int append_one(MDB_txn *txn, const struct cairn_storage_dbs *dbs,
-		      struct cairn_storage_append_batch *a)
+int cairn_storage_append_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *dbs,
+				struct cairn_storage_append_batch *a)
 {
+	assert(a->n == 0 || a->entries != NULL);
 	struct extent x;
 	int rc = read_extent(txn, dbs, &x);
 	if (rc == 0 && a->n > 0)
@@ -273,7 +273,7 @@ static int append_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *ar
 	struct batches_args *a = arg;
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < a->n; i++)
-		rc = append_one(txn, dbs, &a->b[i]);
+		rc = cairn_storage_append_in_txn(txn, dbs, &a->b[i]);
 	return rc;
 }
 

@@ -102,9 +102,9 @@ struct cairn_storage_append_batch {
 
 /*
  * Group commit across Readys: the effect of cairn_storage_append() on each
- * of b[0..n) in turn, in ONE transaction and one fsync, all or nothing. The
- * storage thread uses it for append jobs that queued up behind a sync. Fills
- * each batch's last_index / last_term.
+ * of b[0..n) in turn, in ONE transaction and one fsync, all or nothing.
+ * Fills each batch's last_index / last_term. (The storage thread groups
+ * append and apply jobs itself with cairn_storage_append_in_txn, txn.h.)
  */
 int cairn_storage_append_batches(struct cairn_storage *s, struct cairn_storage_append_batch *b,
 				 size_t n);

@@ -54,6 +54,14 @@ int cairn_storage_read_txn(struct cairn_storage *s, cairn_storage_txn_fn fn, voi
 /* Map an LMDB / errno return code to a CAIRN_E* code (0 stays 0). */
 int cairn_storage_mdb_err(int rc);
 
+/* The effect of cairn_storage_append() for one batch (same checks, same
+ * CAIRN_EINVAL refusals), inside the caller's write transaction, so that
+ * the storage thread can commit several append and apply jobs together.
+ * Fills b->last_index / last_term. Reads everything it checks from txn,
+ * so it sees earlier writes of the same transaction. Txn fn style returns. */
+int cairn_storage_append_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *dbs,
+				struct cairn_storage_append_batch *b);
+
 /* u64 values in meta: absent reads as 0. Return LMDB codes (txn fn style). */
 int cairn_storage_meta_get_u64(MDB_txn *txn, const struct cairn_storage_dbs *dbs, const char *name,
 			       uint64_t *v);

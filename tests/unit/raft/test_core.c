@@ -399,3 +399,80 @@ Test(core, restored_log_may_start_after_a_prefix)
 	cairn_raft_advance(r, &rd);
 	cairn_raft_destroy(r);
 }
+
+/* sim-findings review: a term near UINT64_MAX must not wrap. */
+Test(core, term_beyond_the_ceiling_is_invalid)
+{
+	struct net *net = lone();
+	struct cairn_raft_msg m = {
+		.type = CAIRN_RAFT_MSG_HEARTBEAT, .from = 2, .to = 1, .term = UINT64_MAX};
+	cr_assert_eq(cairn_raft_step(net_core(net, 1), &m), CAIRN_EINVAL);
+	m.term = CAIRN_RAFT_TERM_MAX + 1;
+	cr_assert_eq(cairn_raft_step(net_core(net, 1), &m), CAIRN_EINVAL);
+	m.type = CAIRN_RAFT_MSG_APPEND_REPLY;
+	cr_assert_eq(cairn_raft_step(net_core(net, 1), &m), CAIRN_EINVAL, "replies too");
+	assert_untouched(net);
+	struct cairn_raft *r = NULL;
+	struct cairn_raft_config cfg = config3(1);
+	struct cairn_raft_restore rs = {.hard_state = {.term = CAIRN_RAFT_TERM_MAX + 1}};
+	cr_assert_eq(cairn_raft_create(&r, &cfg, &rs), CAIRN_EINVAL);
+	net_free(net);
+}
+
+Test(core, member_at_the_last_term_never_campaigns)
+{
+	struct cairn_raft *r = NULL;
+	struct cairn_raft_config cfg = config3(1);
+	struct cairn_raft_restore rs = {.hard_state = {.term = CAIRN_RAFT_TERM_MAX}};
+	cr_assert_eq(cairn_raft_create(&r, &cfg, &rs), 0);
+	for (int i = 0; i < 100; i++)
+		cairn_raft_tick(r);
+	struct cairn_raft_status st;
+	cairn_raft_status(r, &st);
+	cr_assert_eq(st.role, CAIRN_RAFT_FOLLOWER);
+	cr_assert_eq(st.term, CAIRN_RAFT_TERM_MAX);
+	cairn_raft_destroy(r);
+}
+
+/* sim-findings review: an acknowledgement queued in term 5 is not sent
+ * once a term-6 leader cut the entries it acknowledges. */
+Test(core, acknowledgement_of_an_older_term_is_not_sent)
+{
+	struct cairn_raft *r = NULL;
+	struct cairn_raft_config cfg = config3(1);
+	cr_assert_eq(cairn_raft_create(&r, &cfg, NULL), 0);
+	struct cairn_raft_entry old[] = {{.term = 5, .index = 1}, {.term = 5, .index = 2}};
+	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND,
+				   .from = 2,
+				   .to = 1,
+				   .term = 5,
+				   .entries = old,
+				   .n_entries = 2};
+	cr_assert_eq(cairn_raft_step(r, &m), 0);
+	struct cairn_raft_entry fresh = {.term = 6, .index = 1};
+	m = (struct cairn_raft_msg){.type = CAIRN_RAFT_MSG_APPEND,
+				    .from = 3,
+				    .to = 1,
+				    .term = 6,
+				    .entries = &fresh,
+				    .n_entries = 1};
+	cr_assert_eq(cairn_raft_step(r, &m), 0);
+	struct cairn_raft_ready rd;
+	cairn_raft_ready(r, &rd);
+	cr_assert_eq(rd.n_msgs_after_persist, 1);
+	cr_assert_eq(rd.msgs_after_persist[0].to, 3);
+	cr_assert_eq(rd.msgs_after_persist[0].term, 6);
+	cairn_raft_advance(r, &rd);
+	cairn_raft_destroy(r);
+}
+
+Test(core, restore_with_prev_term_but_no_prev_index_is_invalid)
+{
+	struct cairn_raft *r = NULL;
+	struct cairn_raft_config cfg = config3(1);
+	struct cairn_raft_restore rs = {.hard_state = {.term = 2}, .first_prev_term = 1};
+	cr_assert_eq(cairn_raft_create(&r, &cfg, &rs), CAIRN_EINVAL);
+	struct cairn_raft_entry zero = {.term = 0, .index = 1};
+	rs = (struct cairn_raft_restore){.hard_state = {.term = 2}, .log = &zero, .n_log = 1};
+	cr_assert_eq(cairn_raft_create(&r, &cfg, &rs), CAIRN_EINVAL, "an entry of term 0");
+}

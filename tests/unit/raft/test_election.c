@@ -429,3 +429,78 @@ Test(election, timeout_now_campaign_skips_pre_vote)
 	cr_assert(vote->m.transfer);
 	net_free(net);
 }
+
+/* sim-findings review: a candidate that hears from its term's leader
+ * restarts its election timer like any follower. */
+Test(election, candidate_following_a_leader_restarts_its_election_timer)
+{
+	struct net *net = net_new(3);
+	net->cfg.pre_vote = false;
+	net_start(net);
+	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
+		net_tick(net, 1);
+	net_drop_all(net);
+	for (int i = 0; i < 9; i++)
+		net_tick(net, 1); /* elapsed 9 of at least 10 */
+	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_CANDIDATE);
+	struct cairn_raft_msg hb = {
+		.type = CAIRN_RAFT_MSG_HEARTBEAT, .from = 2, .to = 1, .term = 1};
+	net_step(net, &hb);
+	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_FOLLOWER);
+	for (int i = 0; i < 9; i++)
+		net_tick(net, 1);
+	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_FOLLOWER, "9 ticks since the leader spoke");
+	net_drop_all(net);
+	net_free(net);
+}
+
+/* sim-findings review: a rejection answering an older VOTE must not cost a
+ * won election. */
+Test(election, grant_counts_even_after_an_earlier_rejection_from_the_same_voter)
+{
+	struct net *net = net_new(3);
+	net->cfg.pre_vote = false;
+	net_start(net);
+	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
+		net_tick(net, 1);
+	net_drop_all(net);
+	struct cairn_raft_msg no = {
+		.type = CAIRN_RAFT_MSG_VOTE_REPLY, .from = 2, .to = 1, .term = 1, .reject = true};
+	net_step(net, &no);
+	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_CANDIDATE);
+	struct cairn_raft_msg yes = {
+		.type = CAIRN_RAFT_MSG_VOTE_REPLY, .from = 2, .to = 1, .term = 1};
+	net_step(net, &yes);
+	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_LEADER);
+	net_drop_all(net);
+	net_free(net);
+}
+
+Test(election, vote_request_of_an_older_term_is_not_answered)
+{
+	struct net *net = net_new(3);
+	net->cfg.check_quorum = false;
+	net_start(net);
+	struct cairn_raft_msg hb = {
+		.type = CAIRN_RAFT_MSG_HEARTBEAT, .from = 2, .to = 1, .term = 4};
+	net_step(net, &hb);
+	net_drop_all(net);
+	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_VOTE, .from = 3, .to = 1, .term = 2};
+	cr_assert_eq(net_step(net, &m), 0);
+	cr_assert_eq(net_count(net, 0, 0, 0), 0);
+	cr_assert_eq(net_term(net, 1), 4);
+	net_free(net);
+}
+
+Test(election, timeout_now_from_a_member_other_than_the_leader_is_ignored)
+{
+	struct net *net = net_new(3);
+	net_start(net);
+	net_elect(net, 1);
+	struct cairn_raft_msg m = {
+		.type = CAIRN_RAFT_MSG_TIMEOUT_NOW, .from = 3, .to = 2, .term = 1};
+	cr_assert_eq(net_step(net, &m), 0);
+	cr_assert_eq(net_role(net, 2), CAIRN_RAFT_FOLLOWER);
+	cr_assert_eq(net_term(net, 2), 1);
+	net_free(net);
+}

@@ -2,11 +2,12 @@
  * Crash test: a forked child appends batches (with hard state, sometimes
  * replacing a conflicting suffix in a new term, sometimes a hard state
  * alone) and applies committed prefixes to the key-value state machine,
- * directly or (every other child) through the storage thread, announcing
- * each step on a pipe
- * before ("intent") and after ("done") it returns. The parent SIGKILLs it at
- * a random moment, reopens the data dir and checks that the disk holds
- * exactly the state after the last reported step or after the one in flight:
+ * directly or (every other child) through the storage thread in bursts of
+ * queued jobs that it commits together, announcing each step on a pipe
+ * before ("intent") and after ("done") it completes. The parent SIGKILLs it
+ * at a random moment, reopens the data dir and checks that the disk holds
+ * exactly the state after the last reported step plus some prefix (maybe
+ * empty) of the steps in flight:
  * the log contiguous with non-decreasing terms and every payload intact, the
  * hard state never older than reported, the applied index matching the data
  * exactly, nothing reported durable missing. Then the next child continues
@@ -59,7 +60,8 @@ struct model {
 };
 
 static uint64_t seed;
-static uint64_t in_flight_found; /* kills that landed between commit and report */
+static uint64_t in_flight_found; /* steps found durable before their report */
+static size_t max_in_flight;     /* most steps in flight at a kill */
 
 /* ---- the command every (index, term) carries ---- */
 
@@ -103,14 +105,26 @@ static size_t payload_of(uint64_t index, uint64_t term, uint8_t *buf, size_t siz
 
 /* ---- the child ---- */
 
-/* The child writes either directly or through the storage thread (every
- * other kill), waiting for each job's completion before reporting it. */
+/* The child writes either directly (even kills) or through the storage
+ * thread (odd kills), where it queues bursts of 1..8 jobs, appends and
+ * applies mixed, before waiting for them: the worker commits what queued
+ * up in one transaction, so a kill can land in the middle of a group. Each
+ * job is announced before its submit and reported done, in order, from its
+ * completion. The child plans every step on its own model of what its
+ * queued steps will have written, not on the disk. */
 struct child {
 	struct cairn_storage *s;
 	struct cairn_kv *kv;
 	struct cairn_kv_worker *worker; /* NULL: direct calls */
+	int fd;
 	sem_t done_sem;
-	int done_err;
+	size_t submitted; /* worker jobs */
+	size_t done_count;
+	/* The state once every step issued so far is done. */
+	uint64_t *terms; /* terms[i]: term of index i */
+	uint64_t cap;
+	uint64_t last;
+	uint64_t applied;
 };
 
 static void send_msg(int fd, const struct msg *m)
@@ -126,106 +140,133 @@ static void child_notify(void *arg)
 
 static void child_done(void *arg, const struct cairn_kv_done *d)
 {
-	((struct child *)arg)->done_err = d->err;
+	struct child *c = arg;
+	if (d->err != 0)
+		_exit(5);
+	send_msg(c->fd, &(struct msg){.kind = 'D'});
+	c->done_count++;
 }
 
-/* Wait for the one job in flight and return its error. */
-static int child_wait(struct child *c)
+/* Wait until every job submitted so far is done. */
+static void child_wait(struct child *c)
 {
-	size_t got = 0;
-	while (got == 0) {
+	while (c->done_count < c->submitted) {
 		while (sem_wait(&c->done_sem) != 0 && errno == EINTR)
 			;
-		got = cairn_kv_worker_drain(c->worker, child_done, c);
+		cairn_kv_worker_drain(c->worker, child_done, c);
 	}
-	return c->done_err;
 }
 
-static int child_write_append(struct child *c, const struct cairn_raft_entry *e, size_t n,
-			      const struct cairn_raft_hard_state *hs)
+static void child_set_term(struct child *c, uint64_t index, uint64_t term)
 {
-	if (c->worker == NULL)
-		return cairn_storage_append(c->s, e, n, hs);
-	int rv = cairn_kv_worker_append(c->worker, e, n, hs, NULL);
-	return rv != 0 ? rv : child_wait(c);
-}
-
-static int child_write_apply(struct child *c, const struct cairn_raft_entry *e, size_t n)
-{
-	if (c->worker == NULL) {
-		struct cairn_kv_result *res = calloc(n, sizeof(*res));
-		int rv = res == NULL ? CAIRN_ENOMEM : cairn_kv_apply(c->kv, e, n, res);
-		free(res);
-		return rv;
+	if (index >= c->cap) {
+		c->cap = index * 2 + 1024;
+		c->terms = realloc(c->terms, (size_t)c->cap * sizeof(*c->terms));
+		if (c->terms == NULL)
+			_exit(3);
 	}
-	int rv = cairn_kv_worker_apply(c->worker, e, n, NULL);
-	return rv != 0 ? rv : child_wait(c);
+	c->terms[index] = term;
 }
 
-static int child_append(struct child *c, struct cairn_rand *r, int fd, uint64_t *term)
+/* Entry index in term, its payload in buf (128 bytes). */
+static struct cairn_raft_entry entry_of(uint64_t index, uint64_t term, uint8_t *buf)
 {
-	uint64_t applied = cairn_kv_applied(c->kv);
-	struct cairn_storage_bounds b;
-	int rv = cairn_storage_bounds(c->s, &b);
-	if (rv != 0)
-		return rv;
-	uint64_t start = b.last_index + 1;
+	struct cairn_raft_entry e = {.index = index, .term = term};
+	e.type = is_noop(index) ? CAIRN_RAFT_ENTRY_NOOP : CAIRN_RAFT_ENTRY_NORMAL;
+	e.len = is_noop(index) ? 0 : (uint32_t)payload_of(index, term, buf, 128);
+	e.data = is_noop(index) ? NULL : buf;
+	return e;
+}
+
+static int child_append(struct child *c, struct cairn_rand *r, uint64_t *term)
+{
+	uint64_t start = c->last + 1;
 	size_t n = (size_t)cairn_rand_range(r, 1, 17);
 	if (cairn_rand_chance(r, 100000)) {
 		(*term)++; /* a vote in a new term: hard state alone */
 		n = 0;
-	} else if (b.last_index > applied && cairn_rand_chance(r, 200000)) {
+	} else if (c->last > c->applied && cairn_rand_chance(r, 200000)) {
 		(*term)++; /* a new leader overwrites an unapplied suffix */
-		start = cairn_rand_range(r, applied + 1, b.last_index + 2);
+		start = cairn_rand_range(r, c->applied + 1, c->last + 2);
 	}
 	static struct cairn_raft_entry e[16];
 	static uint8_t payloads[16][128];
-	for (size_t i = 0; i < n; i++) {
-		uint64_t index = start + i;
-		e[i].index = index;
-		e[i].term = *term;
-		e[i].type = is_noop(index) ? CAIRN_RAFT_ENTRY_NOOP : CAIRN_RAFT_ENTRY_NORMAL;
-		e[i].len = is_noop(index) ? 0
-					  : (uint32_t)payload_of(index, *term, payloads[i],
-								 sizeof(payloads[i]));
-		e[i].data = is_noop(index) ? NULL : payloads[i];
-	}
+	for (size_t i = 0; i < n; i++)
+		e[i] = entry_of(start + i, *term, payloads[i]);
 	struct msg m = {.kind = 'A', .start = start, .n = n, .term = *term};
 	m.hs.term = *term;
 	m.hs.vote = cairn_rand_range(r, 1, 4);
-	m.hs.commit = applied;
-	send_msg(fd, &m);
-	rv = child_write_append(c, e, n, &m.hs);
+	m.hs.commit = c->applied;
+	send_msg(c->fd, &m);
+	int rv = c->worker != NULL ? cairn_kv_worker_append(c->worker, e, n, &m.hs, NULL)
+				   : cairn_storage_append(c->s, e, n, &m.hs);
+	if (rv != 0)
+		return rv;
+	if (c->worker != NULL)
+		c->submitted++;
+	else
+		send_msg(c->fd, &(struct msg){.kind = 'D'});
+	for (size_t i = 0; i < n; i++)
+		child_set_term(c, start + i, *term);
+	if (n > 0)
+		c->last = start + n - 1;
+	return 0;
+}
+
+static int child_apply(struct child *c, struct cairn_rand *r)
+{
+	if (c->last <= c->applied)
+		return 0;
+	uint64_t upto = cairn_rand_range(r, c->applied + 1, c->last + 1);
+	size_t n = (size_t)(upto - c->applied);
+	struct cairn_raft_entry *e = calloc(n, sizeof(*e));
+	uint8_t(*payloads)[128] = calloc(n, sizeof(*payloads));
+	struct cairn_kv_result *res = calloc(n, sizeof(*res));
+	if (e == NULL || payloads == NULL || res == NULL)
+		_exit(3);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t index = c->applied + 1 + i;
+		e[i] = entry_of(index, c->terms[index], payloads[i]);
+	}
+	send_msg(c->fd, &(struct msg){.kind = 'P', .upto = upto});
+	int rv = c->worker != NULL ? cairn_kv_worker_apply(c->worker, e, n, NULL) /* copies */
+				   : cairn_kv_apply(c->kv, e, n, res);
+	if (rv == 0 && c->worker != NULL)
+		c->submitted++;
+	else if (rv == 0)
+		send_msg(c->fd, &(struct msg){.kind = 'D'});
 	if (rv == 0)
-		send_msg(fd, &(struct msg){.kind = 'D'});
+		c->applied = upto;
+	free(e);
+	free(payloads);
+	free(res);
 	return rv;
 }
 
-static int child_apply(struct child *c, struct cairn_rand *r, int fd)
+/* The child's model starts as the disk. */
+static void child_load(struct child *c, uint64_t *term)
 {
-	struct cairn_storage_bounds b;
-	int rv = cairn_storage_bounds(c->s, &b);
-	uint64_t applied = cairn_kv_applied(c->kv);
-	if (rv != 0 || b.last_index <= applied)
-		return rv;
-	uint64_t upto = cairn_rand_range(r, applied + 1, b.last_index + 1);
-	struct cairn_storage_entries es = {0};
-	rv = cairn_storage_read(c->s, applied + 1, upto, &es);
-	if (rv != 0)
-		return rv;
-	send_msg(fd, &(struct msg){.kind = 'P', .upto = upto});
-	rv = child_write_apply(c, es.entries, es.n);
-	if (rv == 0)
-		send_msg(fd, &(struct msg){.kind = 'D'});
-	cairn_storage_entries_free(&es);
-	return rv;
+	struct cairn_raft_restore rs;
+	struct cairn_storage_entries log = {0};
+	if (cairn_storage_load(c->s, &rs, &log) != 0 || rs.first_prev_index != 0)
+		_exit(3);
+	for (size_t i = 0; i < rs.n_log; i++)
+		child_set_term(c, rs.log[i].index, rs.log[i].term);
+	c->last = rs.n_log;
+	c->applied = rs.applied;
+	*term = rs.hard_state.term;
+	if (rs.n_log > 0 && rs.log[rs.n_log - 1].term > *term)
+		*term = rs.log[rs.n_log - 1].term;
+	if (*term == 0)
+		*term = 1;
+	cairn_storage_entries_free(&log);
 }
 
 static void child_main(const char *dir, uint64_t child_seed, bool use_worker, int fd)
 {
 	struct cairn_storage_options opt = {
 		.dir = dir, .cluster_id = TEST_CLUSTER, .member_id = 1, .create = true};
-	struct child c = {0};
+	struct child c = {.fd = fd};
 	char msg[256];
 	if (cairn_storage_open(&c.s, &opt, msg, sizeof(msg)) != 0 ||
 	    cairn_kv_open(&c.kv, c.s, NULL) != 0 || sem_init(&c.done_sem, 0, 0) != 0)
@@ -233,20 +274,20 @@ static void child_main(const char *dir, uint64_t child_seed, bool use_worker, in
 	struct cairn_kv_worker_options wopt = {.notify_cb = child_notify, .notify_arg = &c};
 	if (use_worker && cairn_kv_worker_start(&c.worker, c.s, c.kv, &wopt) != 0)
 		_exit(3);
-	struct cairn_raft_hard_state hs;
-	struct cairn_storage_bounds b;
-	if (cairn_storage_hard_state(c.s, &hs) != 0 || cairn_storage_bounds(c.s, &b) != 0)
-		_exit(3);
-	uint64_t term = hs.term > b.last_term ? hs.term : b.last_term;
-	if (term == 0)
-		term = 1;
+	uint64_t term = 0;
+	child_load(&c, &term);
 	struct cairn_rand r;
 	cairn_rand_seed(&r, child_seed);
 	for (;;) {
-		int rv = cairn_rand_chance(&r, 600000) ? child_append(&c, &r, fd, &term)
-						       : child_apply(&c, &r, fd);
-		if (rv != 0)
-			_exit(5);
+		size_t burst = use_worker ? (size_t)cairn_rand_range(&r, 1, 9) : 1;
+		for (size_t i = 0; i < burst; i++) {
+			int rv = cairn_rand_chance(&r, 600000) ? child_append(&c, &r, &term)
+							       : child_apply(&c, &r);
+			if (rv != 0)
+				_exit(5);
+		}
+		if (use_worker)
+			child_wait(&c);
 	}
 }
 
@@ -385,9 +426,11 @@ static void check_kv(struct cairn_kv *kv, const struct cairn_raft_restore *rs)
 	cairn_buf_free(&v);
 }
 
-/* Reopen; the disk must be `reported` or `reported` + the step in flight.
+/* Reopen; the disk must be `reported` plus the first k of the steps in
+ * flight (announced, not reported done), for some k: the storage thread
+ * commits queued jobs together, in order, so any prefix may be durable.
  * Adopt what is on disk as the model for the next round. */
-static void check_disk(struct model *reported, const struct msg *in_flight)
+static void check_disk(struct model *reported, const struct msg *in_flight, size_t n_in_flight)
 {
 	struct cairn_storage *s = open_store(tmpdir_path(), 1);
 	struct cairn_kv *kv = NULL;
@@ -399,23 +442,24 @@ static void check_disk(struct model *reported, const struct msg *in_flight)
 	check_kv(kv, &rs);
 	cr_assert_geq(rs.hard_state.term, reported->hs.term, "hard state never older");
 	bool match = same_state(reported, &rs);
-	if (!match && in_flight != NULL) {
-		struct model next = {0};
-		model_copy(&next, reported);
-		model_step(&next, in_flight);
+	struct model next = {0};
+	model_copy(&next, reported);
+	for (size_t k = 0; !match && k < n_in_flight; k++) {
+		model_step(&next, &in_flight[k]);
 		match = same_state(&next, &rs);
 		if (match) {
 			model_copy(reported, &next);
-			in_flight_found++;
+			in_flight_found += k + 1;
 		}
-		free(next.terms);
 	}
+	free(next.terms);
 	cr_assert(match,
 		  "disk (last %zu, applied %llu, term %llu) is neither the reported state (last "
-		  "%llu, applied %llu) nor the one in flight (seed %llu)",
+		  "%llu, applied %llu) nor that plus a prefix of the %zu steps in flight (seed "
+		  "%llu)",
 		  rs.n_log, (unsigned long long)rs.applied, (unsigned long long)rs.hard_state.term,
 		  (unsigned long long)reported->last, (unsigned long long)reported->applied,
-		  (unsigned long long)seed);
+		  n_in_flight, (unsigned long long)seed);
 	cairn_storage_entries_free(&log);
 	cairn_kv_close(kv);
 	cairn_storage_close(s);
@@ -466,22 +510,25 @@ Test(crash, sigkill_at_random_moments_loses_nothing_reported, .init = setup, .fi
 		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 			  "the child died by itself (status %d, seed %llu)", status,
 			  (unsigned long long)seed);
-		const struct msg *in_flight = NULL;
+		/* Intents not yet reported done, oldest first; a 'D' reports
+		 * the oldest. */
+		static struct msg in_flight[MSGS_MAX];
+		size_t head = 0, tail = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (msgs[i].kind == 'D') {
-				cr_assert_not_null(in_flight);
-				model_step(&reported, in_flight);
-				in_flight = NULL;
+				cr_assert_lt(head, tail, "a report without an intent");
+				model_step(&reported, &in_flight[head++]);
 				steps++;
 			} else {
-				in_flight = &msgs[i];
+				in_flight[tail++] = msgs[i];
 			}
 		}
-		check_disk(&reported, in_flight);
+		max_in_flight = tail - head > max_in_flight ? tail - head : max_in_flight;
+		check_disk(&reported, in_flight + head, tail - head);
 	}
 	cr_log_info("crash test: %llu steps reported durable, %llu more found durable but "
-		    "unreported, final log %llu, applied %llu",
-		    (unsigned long long)steps, (unsigned long long)in_flight_found,
+		    "unreported, up to %zu in flight at a kill, final log %llu, applied %llu",
+		    (unsigned long long)steps, (unsigned long long)in_flight_found, max_in_flight,
 		    (unsigned long long)reported.last, (unsigned long long)reported.applied);
 	cr_assert_gt(steps, 0, "the children made progress");
 	free(reported.terms);

@@ -13,6 +13,7 @@
 #include "cairn/errors.h"
 #include "helpers.h"
 #include "storage/storage.h"
+#include "storage/txn.h"
 
 static void setup(void)
 {
@@ -329,5 +330,59 @@ Test(log, several_batches_commit_as_one_transaction_in_order)
 						    {.entries = gap8, .n = 1}};
 	cr_assert_eq(cairn_storage_append_batches(s, bad, 2), CAIRN_EINVAL);
 	expect_bounds(s, 1, 5, 2); /* all or nothing */
+	cairn_storage_close(s);
+}
+
+/* Two batches and a bad one inside a caller's transaction (as the storage
+ * thread runs its groups); `commit` decides the transaction's fate. */
+struct in_txn_args {
+	bool commit;
+	struct cairn_storage_append_batch b[2];
+	int bad_rc;
+};
+
+static int in_txn_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
+{
+	struct in_txn_args *a = arg;
+	for (size_t i = 0; i < 2; i++) {
+		int rc = cairn_storage_append_in_txn(txn, dbs, &a->b[i]);
+		if (rc != 0)
+			return rc;
+	}
+	/* A gap after the second batch: refused, and the transaction goes on. */
+	struct cairn_raft_entry gap = a->b[1].entries[0];
+	gap.index = 9;
+	struct cairn_storage_append_batch bad = {.entries = &gap, .n = 1};
+	a->bad_rc = cairn_storage_append_in_txn(txn, dbs, &bad);
+	return a->commit ? 0 : CAIRN_EINVAL;
+}
+
+static void run_in_txn(struct cairn_storage *s, bool commit, int want)
+{
+	const struct cairn_raft_entry *e = make_entries(1, 5, 2);
+	struct cairn_raft_hard_state hs = {.term = 2, .vote = 1, .commit = 0};
+	struct in_txn_args a = {.commit = commit};
+	a.b[0] = (struct cairn_storage_append_batch){.entries = e, .n = 3};
+	a.b[1] = (struct cairn_storage_append_batch){.entries = e + 3, .n = 2, .hs = &hs};
+	cr_assert_eq(cairn_storage_write_txn(s, in_txn_fn, &a), want);
+	cr_assert_eq(a.b[0].last_index, 3);
+	cr_assert_eq(a.b[1].last_index, 5, "the second batch follows the first, uncommitted");
+	cr_assert_eq(a.b[1].last_term, 2);
+	cr_assert_eq(a.bad_rc, CAIRN_EINVAL, "a gap after the uncommitted batches");
+}
+
+Test(log, appends_in_a_callers_transaction_land_only_with_its_commit)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	run_in_txn(s, false, CAIRN_EINVAL);
+	expect_bounds(s, 1, 0, 0);
+	struct cairn_raft_hard_state hs;
+	cr_assert_eq(cairn_storage_hard_state(s, &hs), 0);
+	cr_assert_eq(hs.term, 0, "an aborted transaction leaves nothing");
+	run_in_txn(s, true, 0);
+	expect_bounds(s, 1, 5, 2);
+	expect_entry(s, 4, 2);
+	cr_assert_eq(cairn_storage_hard_state(s, &hs), 0);
+	cr_assert_eq(hs.term, 2);
 	cairn_storage_close(s);
 }
