@@ -195,9 +195,9 @@ static void fault_pause(struct sim *s)
 
 static const uint32_t drop_choices[] = {0, 10000, 50000, 150000, 400000};
 static const uint32_t dup_choices[] = {0, 10000, 50000};
-static const uint32_t delay_choices[] = {2, 10, 40, 100};
+static const uint32_t delay_choices[] = {2, 10, 40, SIM_DELAY_MS_MAX};
 static const uint32_t long_choices[] = {0, 5000, 30000, 100000};
-static const uint32_t long_max_choices[] = {500, 2000};
+static const uint32_t long_max_choices[] = {500, SIM_LONG_DELAY_MS_MAX};
 
 void sim_fault_network(struct sim *s)
 {
@@ -335,8 +335,10 @@ void sim_heal(struct sim *s)
 	s->long_delay_ppm = 0;
 	if (s->delay_max_ms > 10)
 		s->delay_max_ms = 10;
-	SIM_TRACE(s, -1, "HEAL: faults stop; a leader is due within %u election timeouts",
-		  SIM_LIVENESS_ELECTIONS);
+	SIM_TRACE(s, -1,
+		  "HEAL: faults stop; a leader is due within %u ms (messages already delayed "
+		  "drain) + %u election timeouts",
+		  SIM_NET_DRAIN_MS, SIM_LIVENESS_ELECTIONS);
 	for (uint32_t i = 0; i < s->n && !s->failed; i++) {
 		s->m[i].paused_until_ms = 0;
 		if (s->m[i].core == NULL)
@@ -344,7 +346,11 @@ void sim_heal(struct sim *s)
 	}
 	s->phase = SIM_PHASE_LEADER;
 	s->heal_ms = s->now_ms;
-	s->phase_deadline_ms = s->now_ms + SIM_LIVENESS_ELECTIONS * SIM_ELECTION_MS;
+	/* Messages the faulty network held back (up to SIM_NET_DRAIN_MS) are
+	 * still part of the faults: stale appends from a crashed leader's
+	 * last life can hold followers in its lease until they are gone. */
+	s->phase_deadline_ms =
+		s->now_ms + SIM_NET_DRAIN_MS + SIM_LIVENESS_ELECTIONS * SIM_ELECTION_MS;
 }
 
 /* A leader every member follows in its term, or -1. */

@@ -28,9 +28,15 @@
 #define SIM_ELECTION_TICKS 30u
 #define SIM_ELECTION_MS (SIM_ELECTION_TICKS * SIM_TICK_MS)
 #define SIM_MEMBERS_MAX 5u
-/* After healing: a leader within this many election timeouts, then a new
- * entry applied everywhere within as many again. */
+/* After healing (and SIM_NET_DRAIN_MS): a leader within this many election
+ * timeouts, then a new entry applied everywhere without a stall that long. */
 #define SIM_LIVENESS_ELECTIONS 10u
+/* The network delays a message by up to SIM_DELAY_MS_MAX, and now and then
+ * by up to SIM_LONG_DELAY_MS_MAX more: after the heal, the last held-back
+ * message arrives within SIM_NET_DRAIN_MS. */
+#define SIM_DELAY_MS_MAX 100u
+#define SIM_LONG_DELAY_MS_MAX 2000u
+#define SIM_NET_DRAIN_MS (SIM_DELAY_MS_MAX + SIM_LONG_DELAY_MS_MAX)
 /* However slow the catch-up, the new entry is everywhere this long after
  * the heal. */
 #define SIM_CATCH_UP_MS_MAX 120000u
