@@ -385,6 +385,7 @@ static int create_core(struct cairn_node *n, char *err, size_t err_size)
 			 cairn_strerror(rv));
 		return rv;
 	}
+	cairn_log_set_role(cairn_raft_role_name(CAIRN_RAFT_FOLLOWER), rs.hard_state.term);
 	n->synced_term = rs.hard_state.term;
 	n->synced_vote = rs.hard_state.vote;
 	n->durable_index = rs.n_log > 0 ? rs.log[rs.n_log - 1].index : rs.first_prev_index;
@@ -445,6 +446,9 @@ static int start(struct cairn_node *n, const char *config_path, uint64_t id,
 	}
 	cairn_node_copy_text(n->data_dir, sizeof n->data_dir, dir);
 	cairn_log_set_node(id);
+	/* Every line carries role and term (contract); a member starts as a
+	 * follower, and its term is known once the durable state is loaded. */
+	cairn_log_set_role(cairn_raft_role_name(CAIRN_RAFT_FOLLOWER), 0);
 	cairn_rand_seed(&n->rng, id ^ cairn_clock_now_ns());
 	init_handles(n);
 	rv = listen_both(n, err, err_size);

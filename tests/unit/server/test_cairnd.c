@@ -254,6 +254,26 @@ Test(cairnd, a_single_member_leads_and_stops_on_sigterm_with_exit_0)
 	cr_assert(exists("data1"));
 }
 
+Test(cairnd, every_log_line_carries_time_node_role_and_term)
+{
+	int peer[1] = {free_port()}, client[1] = {free_port()};
+	write_config("c.ini", 1, peer, client);
+	char cfg[512], log[8192];
+	snprintf(cfg, sizeof cfg, "%s/c.ini", tmp);
+	int status;
+	start_and_stop(cfg, "1", log, sizeof log, &status);
+	cr_assert_eq(status, 0, "%s", log);
+	int lines = 0;
+	for (char *line = strtok(log, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		/* 2026-11-23T12:50:07.113Z node=1 role=ROLE term=N message */
+		cr_assert(strlen(line) > 25 && line[10] == 'T' && line[23] == 'Z', "%s", line);
+		cr_assert(strncmp(line + 24, " node=1 role=", 13) == 0, "%s", line);
+		cr_assert(strstr(line, " term=") != NULL, "%s", line);
+		lines++;
+	}
+	cr_assert_geq(lines, 4, "start-up, election, stop: %d lines", lines);
+}
+
 Test(cairnd, a_data_dir_of_another_cluster_is_refused_unchanged)
 {
 	int peer[2] = {free_port(), free_port()}, client[2] = {free_port(), free_port()};
