@@ -401,8 +401,17 @@ static void handle_append_reply(struct cairn_raft *r, struct raft_progress *pr,
 	if (m->reject) {
 		if (m->index > last)
 			return; /* about a longer log we had in an older term */
-		if (raft_progress_rejected(pr, m->index, next_from_hint(r, m)))
-			send_append(r, pr, true);
+		uint64_t next = pr->next;
+		if (!raft_progress_rejected(pr, m->index, next_from_hint(r, m)))
+			return;
+		if (pr->next == next) {
+			/* Rejected at match: it lost entries it acknowledged
+			 * (a disk that lies; outside Raft's model). Probing
+			 * again at once would flood; wait for a heartbeat. */
+			pr->probe_sent = true;
+			return;
+		}
+		send_append(r, pr, true);
 		return;
 	}
 	if (raft_progress_acked(pr, m->index))

@@ -331,3 +331,38 @@ Test(replication, lagging_follower_catches_up_after_heal)
 	cr_assert_eq(net_commit(net, 3), 701);
 	net_free(net);
 }
+
+/* sim-findings note: a follower whose disk lost acknowledged entries
+ * rejects at its match index; the leader must not answer each rejection
+ * with a new probe at once (a flood under duplication). */
+Test(replication, rejection_at_match_waits_for_a_heartbeat_before_probing_again)
+{
+	struct net *net = net_new(3);
+	net_start(net);
+	net_elect(net, 1);
+	cr_assert_eq(net_propose(net, 1, "a", NULL), 0);
+	net_stabilize(net);
+	net_cut(net, 1, 2);
+	cr_assert_eq(net_propose(net, 1, "b", NULL), 0);
+	net_stabilize(net);
+	struct cairn_raft_msg no = {.type = CAIRN_RAFT_MSG_APPEND_REPLY,
+				    .from = 2,
+				    .to = 1,
+				    .term = 1,
+				    .reject = true,
+				    .index = 3,
+				    .hint_index = 3};
+	net_step(net, &no); /* replicate -> probe at 3 */
+	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_APPEND, 1, 2), 1);
+	net_drop_all(net);
+	no.index = 2;
+	no.hint_index = 2; /* "I do not have 2", which it acknowledged */
+	cr_assert_eq(net_step(net, &no), 0);
+	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_APPEND, 1, 2), 0, "no immediate re-probe");
+	struct cairn_raft_msg hb = {
+		.type = CAIRN_RAFT_MSG_HEARTBEAT_REPLY, .from = 2, .to = 1, .term = 1};
+	net_step(net, &hb);
+	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_APPEND, 1, 2), 1, "one probe per heartbeat");
+	net_drop_all(net);
+	net_free(net);
+}
