@@ -880,18 +880,19 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->rbuf.len += (size_t)nread;
 	size_t off = 0;
-	while (c->state == CONN_UP && c->rbuf.len - off >= CAIRN_PROTO_PREFIX_BYTES) {
-		uint32_t len = cairn_get_be32(c->rbuf.data + off);
-		if (len == 0 || len > CAIRN_FRAME_BYTES_MAX) {
-			fprintf(stderr, "cairn-bench: bad frame length %u from %s\n", len,
+	while (c->state == CONN_UP) {
+		size_t len;
+		int whole = cairn_proto_frame_split(c->rbuf.data + off, c->rbuf.len - off, &len);
+		if (whole < 0) {
+			fprintf(stderr, "cairn-bench: bad frame length from %s\n",
 				b->endpoints[b->target].text);
 			conn_fail(c);
 			return;
 		}
-		if (c->rbuf.len - off < CAIRN_PROTO_PREFIX_BYTES + (size_t)len)
+		if (whole == 0)
 			break;
 		const uint8_t *body = c->rbuf.data + off + CAIRN_PROTO_PREFIX_BYTES;
-		off += CAIRN_PROTO_PREFIX_BYTES + (size_t)len;
+		off += CAIRN_PROTO_PREFIX_BYTES + len;
 		if (cairn_proto_decode_reply(body, len, &b->reply) != 0) {
 			fprintf(stderr, "cairn-bench: bad reply from %s: %s\n",
 				b->endpoints[b->target].text, b->reply.why);
