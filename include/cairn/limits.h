@@ -37,6 +37,14 @@
 #define CAIRN_PROPOSALS_PENDING_MAX 65536u
 #define CAIRN_READS_PENDING_MAX 65536u
 
+/* Snapshots: the state machine's state streams to a lagging follower in
+ * chunks of at most this many bytes, one chunk in flight per transfer. */
+#define CAIRN_SNAPSHOT_CHUNK_BYTES (1024u * 1024u)
+/* Compaction: whatever log_keep_entries says, the log held in memory (and on
+ * disk) is compacted through the applied index once its payload passes
+ * this many bytes. */
+#define CAIRN_LOG_KEEP_BYTES_MAX (64u * 1024u * 1024u)
+
 /* Exactly-once bookkeeping. */
 #define CAIRN_SESSIONS_MAX 65536u
 /* A session unused for more than this many applied entries expires. */
@@ -47,6 +55,8 @@ _Static_assert(CAIRN_ENTRY_BYTES_MAX <= CAIRN_FRAME_BYTES_MAX,
 	       "a single entry must fit in a frame");
 _Static_assert(CAIRN_APPEND_BYTES_MAX + CAIRN_ENTRY_BYTES_MAX < CAIRN_FRAME_BYTES_MAX,
 	       "an AppendEntries at its byte limit must fit in a frame");
+_Static_assert(CAIRN_SNAPSHOT_CHUNK_BYTES + 4096u <= CAIRN_FRAME_BYTES_MAX,
+	       "a snapshot chunk must fit in a frame");
 _Static_assert(CAIRN_FRAME_BYTES_MAX < (1u << 31), "frame length fits in 31 bits");
 _Static_assert(CAIRN_MEMBERS_MAX % 2 == 1, "an odd member cap");
 

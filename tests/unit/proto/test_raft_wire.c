@@ -170,6 +170,10 @@ Test(raft_wire, a_cluster_talking_only_through_the_codec_elects_commits_and_tran
 		round_();
 	cr_assert_eq(leader(), (l + 1) % N, "leadership moved to %llu", (unsigned long long)target);
 
-	for (int t = CAIRN_RAFT_MSG_TYPE_MIN; t <= CAIRN_RAFT_MSG_TYPE_MAX; t++)
-		cr_assert_gt(seen_types[t], 0, "no %s crossed the wire", cairn_proto_type_name(t));
+	/* Every type but SNAPSHOT, which needs a compacted log (its own test). */
+	for (int t = CAIRN_RAFT_MSG_TYPE_MIN; t <= CAIRN_RAFT_MSG_TYPE_MAX; t++) {
+		if (t != CAIRN_RAFT_MSG_SNAPSHOT)
+			cr_assert_gt(seen_types[t], 0, "no %s crossed the wire",
+				     cairn_proto_type_name(t));
+	}
 }
