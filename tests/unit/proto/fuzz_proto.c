@@ -590,7 +590,7 @@ static uint64_t arg_or_env(int argc, char **argv, int i, const char *env, uint64
 int main(int argc, char **argv)
 {
 	static struct fuzz f;
-	static uint8_t pool[CAIRN_VALUE_BYTES_MAX + 64];
+	static uint8_t pool[CAIRN_VALUE_BYTES_MAX + CAIRN_SNAPSHOT_CHUNK_BYTES + 64];
 	static struct cairn_proto_reply rep, rep2;
 	f.seed = arg_or_env(argc, argv, 1, "CAIRN_FUZZ_SEED", 1);
 	uint64_t iters = arg_or_env(argc, argv, 2, "CAIRN_FUZZ_ITERS", 200000);
