@@ -578,6 +578,7 @@ def snapshot_catchup():
         c.wait_caught_up([g])
         c.nodes[f].wait_log("snapshot to %d sent" % g, timeout_s=10)
         c.nodes[lid].start()
+        c.wait_caught_up([lid])
 
 
 def big_value(k):
