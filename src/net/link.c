@@ -7,6 +7,10 @@
  * the next attempt is scheduled after an exponential backoff with jitter,
  * drawn from the link's own seeded generator. The first attempt also goes
  * through the timer, so no callback ever runs inside cairn_net_link_start().
+ * A connection ends a series of failures only once it has lived as long as
+ * the longest backoff: a peer that accepts and closes at once (a proxy in
+ * front of a dead member, a peer refusing us) is retried with a growing
+ * delay, not every backoff_min_ms.
  */
 #include <assert.h>
 #include <netdb.h>
@@ -67,6 +71,8 @@ void cairn_net__link_conn_closed(struct cairn_net_conn *c)
 		maybe_closed(k);
 		return;
 	}
+	if (was_connected && uv_now(k->loop) - k->connected_ms >= k->cfg.backoff_max_ms)
+		k->failures = 0; /* it was healthy: the next attempt comes quickly */
 	/* Report a lost connection, and the first failure of a series. */
 	bool report = was_connected || k->failures == 0;
 	schedule_retry(k, reason);
@@ -106,7 +112,7 @@ static void connect_cb(uv_connect_t *req, int status)
 		return;
 	}
 	k->state = CAIRN_NET_LINK_CONNECTED;
-	k->failures = 0;
+	k->connected_ms = uv_now(k->loop);
 	if (k->greeting.len > 0 &&
 	    cairn_net_conn_send(&k->conn, k->greeting.data, k->greeting.len) != 0)
 		return; /* the send closed the connection */

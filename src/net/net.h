@@ -236,7 +236,8 @@ struct cairn_net_link {
 	uv_getaddrinfo_t gai;
 	bool gai_busy;
 	uv_connect_t connect_req;
-	uint32_t failures; /* consecutive; drives the backoff */
+	uint32_t failures;     /* consecutive; drives the backoff */
+	uint64_t connected_ms; /* uv_now() when the current connection came up */
 	int last_status;
 	struct cairn_rand rand;
 	cairn_net_link_close_cb close_cb;

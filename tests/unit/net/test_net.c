@@ -376,6 +376,39 @@ Test(net, link_reconnects_after_the_listener_restarts)
 	close_listener(&l2);
 }
 
+static void close_at_once_cb(struct cairn_net_listener *l, struct cairn_net_conn *c)
+{
+	(void)l;
+	seen.accepted++;
+	cairn_net_conn_close(c);
+}
+
+/* A peer that accepts and closes at once must not be hammered: without the
+ * growing backoff the link would reconnect every 10-20 ms here (about 70
+ * times in the second below). 10, 20, 40, 80, 160, 320 ms (upper halves
+ * drawn at random) make at most 7 attempts in it. */
+Test(net, link_backs_off_from_a_peer_that_accepts_and_closes)
+{
+	static struct cairn_net_listener l;
+	struct cairn_net_listener_config cfg = listener_cfg("127.0.0.1:0");
+	cfg.accept_cb = close_at_once_cb;
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", start_listener(&l, &cfg));
+	static struct cairn_net_link k;
+	struct cairn_net_link_config kc = {.addr = addr,
+					   .backoff_min_ms = 20,
+					   .backoff_max_ms = 5000,
+					   .seed = 3,
+					   .state_cb = link_state_cb};
+	cr_assert_eq(cairn_net_link_start(&loop, &k, &kc), 0);
+	run_for(1000);
+	cr_assert_geq(seen.accepted, 3, "the link keeps trying (%d)", seen.accepted);
+	cr_assert_leq(seen.accepted, 7, "%d connections in one second", seen.accepted);
+	cr_assert_eq(seen.link_up, seen.accepted, "each connection was reported up");
+	close_link(&k);
+	close_listener(&l);
+}
+
 static int bad_fd, good_fd;
 static bool bad_closed_good_served(void)
 {
