@@ -85,6 +85,9 @@ struct cairn_snap_in {
 	uint64_t snap_term;
 	uint64_t next_offset; /* bytes handed to the storage thread */
 	uint64_t start_ms;
+	/* Bumped by every chunk at offset 0 (it starts a new staging): a
+	 * chunk's completion only counts for the staging it belongs to. */
+	uint64_t gen;
 	/* A complete snapshot was stepped into the core: no new chunk until
 	 * the Ready that installs it has been handed to storage. */
 	bool hold;

@@ -268,6 +268,7 @@ void cairn_snap_close_all(struct cairn_node *n)
 
 /* What a chunk job carries to its completion. */
 struct chunk_job {
+	uint64_t gen; /* the staging it belongs to */
 	uint64_t from;
 	uint64_t term;
 	uint64_t index;
@@ -324,6 +325,7 @@ void cairn_snap_on_chunk(struct cairn_node *n, const struct cairn_proto_snap_chu
 		return;
 	}
 	if (c->offset == 0) {
+		in->gen++;
 		in->from = c->from;
 		in->term = c->term;
 		in->index = c->snap_index;
@@ -346,8 +348,16 @@ void cairn_snap_on_chunk(struct cairn_node *n, const struct cairn_proto_snap_chu
 		refuse_chunk(n, c, "out of memory");
 		return;
 	}
-	*job = (struct chunk_job){c->from,   c->term,     c->snap_index, c->snap_term,
-				  c->offset, c->data.len, c->last};
+	*job = (struct chunk_job){
+		.gen = in->gen,
+		.from = c->from,
+		.term = c->term,
+		.index = c->snap_index,
+		.snap_term = c->snap_term,
+		.offset = c->offset,
+		.len = c->data.len,
+		.last = c->last,
+	};
 	int rv = cairn_store_snap_chunk(n->store, c->snap_index, c->snap_term, c->offset,
 					c->data.data, c->data.len, job);
 	if (rv != 0) {
@@ -387,8 +397,12 @@ void cairn_snap_chunk_done(struct cairn_node *n, void *ctx, int err)
 		CAIRN_WARN("snapshot from %llu: chunk at %llu not staged: %s",
 			   (unsigned long long)job->from, (unsigned long long)job->offset,
 			   cairn_strerror(err));
-		if (n->snap_in.from == job->from && n->snap_in.index == job->index)
+		if (n->snap_in.gen == job->gen)
 			n->snap_in.from = 0;
+		send_ack(n, job->from, job->index, job->offset, false);
+	} else if (n->snap_in.gen != job->gen) {
+		/* A newer staging replaced this one: installing now would find
+		 * it incomplete. The sender's transfer has ended already. */
 		send_ack(n, job->from, job->index, job->offset, false);
 	} else {
 		send_ack(n, job->from, job->index, job->offset + job->len, true);
