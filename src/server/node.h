@@ -232,6 +232,13 @@ void cairn_snap_install(struct cairn_node *n, const struct cairn_raft_ready *rd)
  * (last_index, last_term). */
 void cairn_snap_installed(struct cairn_node *n, int err, uint64_t index, uint64_t last_index,
 			  uint64_t last_term);
+/* The index to compact the log through, or 0 for none: applies are
+ * durable through applied, the core's state is st. With 2 * keep entries
+ * at or below applied held, all but the last keep of them; with over
+ * CAIRN_LOG_KEEP_BYTES_MAX bytes held, everything through applied; never
+ * past st->applied or st->persisted_index (cairn_raft_compact's rules). */
+uint64_t cairn_snap_compact_target(uint64_t keep, const struct cairn_raft_status *st,
+				   uint64_t applied);
 /* Applies are durable through applied: compact the log when it is long. */
 void cairn_snap_compact(struct cairn_node *n, uint64_t applied);
 /* Abandon every transfer and close the readers (before the store closes). */

@@ -41,11 +41,9 @@
 
 /* ---- Compaction --------------------------------------------------------- */
 
-/* The index to compact through, or 0 for none (see the file comment). */
-static uint64_t compact_target(const struct cairn_node *n, const struct cairn_raft_status *st,
-			       uint64_t applied)
+uint64_t cairn_snap_compact_target(uint64_t keep, const struct cairn_raft_status *st,
+				   uint64_t applied)
 {
-	uint64_t keep = n->cfg.log_keep_entries;
 	uint64_t prev = st->first_index - 1;
 	uint64_t target = 0;
 	assert(keep >= 1);
@@ -67,7 +65,7 @@ void cairn_snap_compact(struct cairn_node *n, uint64_t applied)
 		return;
 	struct cairn_raft_status st;
 	cairn_raft_status(n->raft, &st);
-	uint64_t target = compact_target(n, &st, applied);
+	uint64_t target = cairn_snap_compact_target(n->cfg.log_keep_entries, &st, applied);
 	if (target == 0)
 		return;
 	int rv = cairn_raft_compact(n->raft, target);
