@@ -183,7 +183,8 @@ static void disk_install(struct tnode *nd, uint64_t index, uint64_t term)
 	size_t drop = keep ? (size_t)(index - prev) : nd->disk.n;
 	for (size_t i = 0; i < drop; i++)
 		free((void *)(uintptr_t)nd->disk.v[i].data);
-	memmove(nd->disk.v, nd->disk.v + drop, (nd->disk.n - drop) * sizeof(*nd->disk.v));
+	if (drop < nd->disk.n)
+		memmove(nd->disk.v, nd->disk.v + drop, (nd->disk.n - drop) * sizeof(*nd->disk.v));
 	nd->disk.n -= drop;
 	nd->disk_prev_index = index;
 	nd->disk_prev_term = term;
