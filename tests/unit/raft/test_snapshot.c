@@ -79,15 +79,21 @@ static struct tmsg *until_snapshot_asked(struct net *net, uint64_t leader, uint6
 	return NULL;
 }
 
-/* Drop every queued SNAPSHOT (lost in the network). */
-static void drop_snapshots(struct net *net)
+/* Drop every queued message of type to to (lost in the network). */
+static void drop_msgs(struct net *net, int type, uint64_t to)
 {
 	struct tmsg *t;
-	while ((t = net_find(net, CAIRN_RAFT_MSG_SNAPSHOT, 0, 0)) != NULL) {
+	while ((t = net_find(net, type, to, 0)) != NULL) {
 		size_t i = (size_t)(t - net->q.v);
+		free(t->ents);
 		memmove(&net->q.v[i], &net->q.v[i + 1], (net->q.n - i - 1) * sizeof(*t));
 		net->q.n--;
 	}
+}
+
+static void drop_snapshots(struct net *net)
+{
+	drop_msgs(net, CAIRN_RAFT_MSG_SNAPSHOT, 0);
 }
 
 /* Deliver everything but SNAPSHOT requests (dropped) for one tick of every
@@ -308,6 +314,26 @@ Test(snapshot, lost_snapshot_is_asked_again_within_an_election_timeout)
 	cr_assert_geq(ticks, 10, "not before an election timeout (asked again after %d ticks)",
 		      ticks);
 	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_LEADER);
+	net_free(net);
+}
+
+Test(snapshot, lost_snapshot_answer_is_asked_again_and_answered_without_install)
+{
+	struct net *net = cluster_with_lagging_follower(5);
+	until_snapshot_asked(net, 1, 3);
+	cr_assert(net_deliver_one(net, CAIRN_RAFT_MSG_SNAPSHOT, 3));
+	cr_assert_eq(net_node(net, 3)->n_installs, 1);
+	drop_msgs(net, CAIRN_RAFT_MSG_APPEND_REPLY, 1); /* the answer is lost */
+	size_t asked = net->sent_by_type[CAIRN_RAFT_MSG_SNAPSHOT];
+	for (int ticks = 0; status(net, 1).progress[2].snapshot; ticks++) {
+		cr_assert_lt(ticks, 30, "the leader waits forever");
+		net_tick_all(net);
+		net_stabilize(net);
+	}
+	cr_assert_eq(net->sent_by_type[CAIRN_RAFT_MSG_SNAPSHOT], asked + 1, "asked once more");
+	cr_assert_eq(net_node(net, 3)->n_installs, 1, "the second one needs no install");
+	struct cairn_raft_status st = status(net, 1);
+	cr_assert_eq(st.progress[2].match, st.last_index);
 	net_free(net);
 }
 
