@@ -535,3 +535,17 @@ void raft_leader_snapshot_failed(struct cairn_raft *r, uint64_t peer)
 	if (pr->state == RAFT_PR_SNAPSHOT)
 		raft_progress_snapshot_abort(pr);
 }
+
+void raft_leader_check(const struct cairn_raft *r)
+{
+	assert(r->role == CAIRN_RAFT_LEADER);
+	uint64_t last = raft_log_last_index(&r->log);
+	for (size_t i = 0; i < r->n_members; i++) {
+		const struct raft_progress *pr = &r->prs[i];
+		raft_progress_check(pr);
+		assert(pr->match <= last);
+		assert(pr->next <= last + 1);
+		/* Waiting for a snapshot only while what it lacks is gone. */
+		assert(pr->state != RAFT_PR_SNAPSHOT || pr->match < r->log.prev_index);
+	}
+}
