@@ -373,7 +373,9 @@ void cairn_raft_status(const struct cairn_raft *r, struct cairn_raft_status *st)
  *     installed a snapshot and was elected before the install was
  *     durable). A SNAPSHOT (or its answer) that is lost is asked for
  *     again as well, once an election timeout has passed without an
- *     answer: the core never waits forever.
+ *     answer: the core never waits forever. A caller still streaming a
+ *     state to that peer (a large state takes longer) may keep that
+ *     transfer and ignore the new request: its answer ends the wait.
  *  3. The follower's caller receives the whole state, keeps it aside, and
  *     then steps the SNAPSHOT message (with prev_index, prev_term) into its
  *     core. A stale one is answered like a stale APPEND (a reject with the
