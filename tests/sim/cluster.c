@@ -183,16 +183,18 @@ static void profile(struct sim *s)
 	s->compact_ppm = SIM_PICK(s, compact_choices);
 	s->compact_keep_max = SIM_PICK(s, keep_choices);
 	s->snap_fail_ppm = SIM_PICK(s, snap_fail_choices);
+	static const uint32_t snap_delay_choices[] = {0, 0, 300, SIM_SNAP_DELAY_MS_MAX};
+	s->snap_delay_max_ms = SIM_PICK(s, snap_delay_choices);
 	SIM_TRACE(s, -1,
 		  "seed %llu: %u members, faults for %llu ms, disk <= %u ms, fault gap %u ms, "
 		  "client gap %u ms, read gap %u ms, pre-vote %d, check-quorum %d, "
 		  "flow %u entries/%u bytes/%u inflight, fault kinds 0x%03x, compact %u ppm "
-		  "keeping <= %u, snapshot failures %u ppm",
+		  "keeping <= %u, snapshot failures %u ppm, snapshot transfer <= +%u ms",
 		  (unsigned long long)s->seed, s->n, (unsigned long long)s->fault_end_ms,
 		  s->disk_delay_max_ms, s->fault_gap_ms, s->client_gap_ms, s->read_gap_ms,
 		  s->pre_vote, s->check_quorum, s->max_entries_per_msg, s->max_bytes_per_msg,
 		  s->max_inflight_msgs, s->fault_mask, s->compact_ppm, s->compact_keep_max,
-		  s->snap_fail_ppm);
+		  s->snap_fail_ppm, s->snap_delay_max_ms);
 }
 
 /* Events for a paused member wait until it wakes up, in their order. */

@@ -181,11 +181,15 @@ static struct sim_msg *msg_dup(struct sim *s, const struct sim_msg *src)
 	return sm;
 }
 
-static uint64_t net_delay_ms(struct sim *s)
+static uint64_t net_delay_ms(struct sim *s, const struct sim_msg *sm)
 {
 	uint64_t d = 1 + sim_draw(s, s->delay_max_ms);
 	if (s->long_delay_ppm && sim_chance(s, s->long_delay_ppm))
 		d += sim_draw(s, s->long_delay_max_ms);
+	/* A state takes a while to stream (now and then longer than an
+	 * election timeout, so the leader asks again meanwhile). */
+	if (sm->m.type == CAIRN_RAFT_MSG_SNAPSHOT && s->snap_delay_max_ms > 0)
+		d += sim_draw(s, s->snap_delay_max_ms);
 	return d;
 }
 
@@ -204,8 +208,8 @@ static void transmit(struct sim *s, struct sim_member *from, struct sim_msg *sm)
 		return;
 	}
 	if (s->dup_ppm && sim_chance(s, s->dup_ppm))
-		sim_schedule(s, s->now_ms + net_delay_ms(s), SIM_EV_DELIVER, b, msg_dup(s, sm));
-	sim_schedule(s, s->now_ms + net_delay_ms(s), SIM_EV_DELIVER, b, sm);
+		sim_schedule(s, s->now_ms + net_delay_ms(s, sm), SIM_EV_DELIVER, b, msg_dup(s, sm));
+	sim_schedule(s, s->now_ms + net_delay_ms(s, sm), SIM_EV_DELIVER, b, sm);
 }
 
 /* ---- Ready handling ------------------------------------------------------ */

@@ -32,11 +32,14 @@
  * timeouts, then a new entry applied everywhere without a stall that long. */
 #define SIM_LIVENESS_ELECTIONS 10u
 /* The network delays a message by up to SIM_DELAY_MS_MAX, and now and then
- * by up to SIM_LONG_DELAY_MS_MAX more: after the heal, the last held-back
+ * by up to SIM_LONG_DELAY_MS_MAX more (a SNAPSHOT up to SIM_SNAP_DELAY_MS_MAX
+ * more again): after the heal, the last held-back
  * message arrives within SIM_NET_DRAIN_MS. */
 #define SIM_DELAY_MS_MAX 100u
 #define SIM_LONG_DELAY_MS_MAX 2000u
-#define SIM_NET_DRAIN_MS (SIM_DELAY_MS_MAX + SIM_LONG_DELAY_MS_MAX)
+/* A SNAPSHOT's state takes up to this much longer (streaming it). */
+#define SIM_SNAP_DELAY_MS_MAX 1000u
+#define SIM_NET_DRAIN_MS (SIM_DELAY_MS_MAX + SIM_LONG_DELAY_MS_MAX + SIM_SNAP_DELAY_MS_MAX)
 /* However slow the catch-up, the new entry is everywhere this long after
  * the heal. */
 #define SIM_CATCH_UP_MS_MAX 120000u
@@ -235,6 +238,7 @@ struct sim {
 	/* Compaction: how often after a step, how many applied entries at
 	 * most to keep; how often a snapshot transfer fails. */
 	uint32_t compact_ppm, compact_keep_max, snap_fail_ppm;
+	uint32_t snap_delay_max_ms; /* extra time a SNAPSHOT's state takes to arrive */
 
 	struct sim_payload *payloads; /* by pid; [0] unused */
 	uint32_t n_payloads, payloads_cap;
