@@ -43,10 +43,12 @@ static struct net *cluster_with_entries(int n)
 
 /* Leader 1 commits n entries while 3 is cut off, then compacts through its
  * applied index; 3 is reachable again. */
-static struct net *cluster_with_lagging_follower(int n)
+static struct net *lagging_follower(int n, bool from_the_start)
 {
 	struct net *net = net_new(3);
 	net_start(net);
+	if (from_the_start)
+		net_isolate(net, 3);
 	net_elect(net, 1);
 	net_isolate(net, 3);
 	for (int i = 0; i < n; i++)
@@ -57,6 +59,11 @@ static struct net *cluster_with_lagging_follower(int n)
 	cr_assert_eq(cairn_raft_compact(net_core(net, 1), st.applied), 0);
 	net_heal(net);
 	return net;
+}
+
+static struct net *cluster_with_lagging_follower(int n)
+{
+	return lagging_follower(n, false);
 }
 
 /* Deliver messages (ticking the leader when none are left) until leader
@@ -334,6 +341,60 @@ Test(snapshot, lost_snapshot_answer_is_asked_again_and_answered_without_install)
 	cr_assert_eq(net_node(net, 3)->n_installs, 1, "the second one needs no install");
 	struct cairn_raft_status st = status(net, 1);
 	cr_assert_eq(st.progress[2].match, st.last_index);
+	net_free(net);
+}
+
+Test(snapshot, answer_below_a_newer_compaction_point_asks_again_at_once)
+{
+	struct net *net = cluster_with_lagging_follower(5);
+	struct tmsg *t = until_snapshot_asked(net, 1, 3);
+	struct cairn_raft_msg m = t->m;
+	uint64_t old = status(net, 1).first_index - 1;
+	m.prev_index = old;
+	m.prev_term = net_term(net, 1);
+	drop_snapshots(net);
+	/* The leader moves on and compacts past the state it is sending. */
+	net_isolate(net, 3);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(net_propose(net, 1, "newer", NULL), 0);
+	net_stabilize(net);
+	struct cairn_raft_status st = status(net, 1);
+	cr_assert_eq(cairn_raft_compact(net_core(net, 1), st.applied), 0);
+	net_heal(net);
+	cr_assert_eq(net_step(net, &m), 0); /* 3 installs the older state */
+	cr_assert_eq(net_node(net, 3)->snap_index, old);
+	cr_assert(net_deliver_one(net, CAIRN_RAFT_MSG_APPEND_REPLY, 1));
+	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_SNAPSHOT, 1, 3), 1, "asked again at once");
+	st = status(net, 1);
+	cr_assert(st.progress[2].snapshot);
+	cr_assert_eq(st.progress[2].match, old);
+	net_stabilize(net);
+	st = status(net, 1);
+	cr_assert_eq(st.progress[2].match, st.last_index);
+	net_free(net);
+}
+
+Test(snapshot, older_append_answer_keeps_waiting_for_the_snapshot)
+{
+	struct net *net = lagging_follower(5, true);
+	until_snapshot_asked(net, 1, 3);
+	drop_snapshots(net);
+	struct cairn_raft_status st = status(net, 1);
+	cr_assert_eq(st.progress[2].match, 0);
+	cr_assert_gt(st.first_index, 2);
+	/* An acknowledgement of an AppendEntries sent before, below the
+	 * log's start when the SNAPSHOT was asked for. */
+	struct cairn_raft_msg ack = {.type = CAIRN_RAFT_MSG_APPEND_REPLY,
+				     .from = 3,
+				     .to = 1,
+				     .term = net_term(net, 1),
+				     .index = 1};
+	cr_assert_eq(net_step(net, &ack), 0);
+	st = status(net, 1);
+	cr_assert(st.progress[2].snapshot, "still waiting");
+	cr_assert_eq(st.progress[2].match, 1);
+	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_SNAPSHOT, 1, 3), 0);
+	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_APPEND, 1, 3), 0);
 	net_free(net);
 }
 
