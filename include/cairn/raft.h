@@ -309,7 +309,9 @@ void cairn_raft_tick(struct cairn_raft *r);
  * valid (unknown sender or type, not addressed to us, term 0 on a request,
  * a term above CAIRN_RAFT_TERM_MAX, a last_log_term or hint_term above the
  * message's term, APPEND entries not numbered prev_index + 1.. or with terms out of order,
- * an APPEND_REPLY acknowledging more than the leader's log) returns
+ * an APPEND_REPLY acknowledging more than the leader's log, a SNAPSHOT with
+ * prev_index 0 or above UINT64_MAX / 2, prev_term 0 or above its term, or
+ * entries) returns
  * CAIRN_EINVAL and changes nothing. Stale messages are not errors: they are
  * answered with the current term or ignored, and return 0. CAIRN_ENOMEM if
  * entries could not be copied: the log may then hold a prefix of them, and
@@ -365,18 +367,28 @@ void cairn_raft_status(const struct cairn_raft *r, struct cairn_raft_status *st)
  *     (first_index - 1 <= A <= the applied index of status), sets
  *     prev_index = A and prev_term = term(A), and streams the state to the
  *     follower however it likes. If that fails it calls
- *     cairn_raft_snapshot_failed(); the core asks again later. A SNAPSHOT
- *     (or its answer) that is lost is asked for again as well: the core
- *     never waits forever.
+ *     cairn_raft_snapshot_failed(); the core asks again after the
+ *     follower's next heartbeat answer. So does a caller whose state
+ *     machine does not hold first_index - 1 yet (a member that just
+ *     installed a snapshot and was elected before the install was
+ *     durable). A SNAPSHOT (or its answer) that is lost is asked for
+ *     again as well, once an election timeout has passed without an
+ *     answer: the core never waits forever. A caller still streaming a
+ *     state to that peer (a large state takes longer) may keep that
+ *     transfer and ignore the new request: its answer ends the wait.
  *  3. The follower's caller receives the whole state, keeps it aside, and
  *     then steps the SNAPSHOT message (with prev_index, prev_term) into its
- *     core. A stale one is answered like a stale APPEND. One wholly at or
- *     below the follower's commit index is answered at once and needs no
- *     install (rd.has_snapshot stays false: discard the state). Otherwise
+ *     core. A stale one is answered like a stale APPEND (a reject with the
+ *     current term, index 0). One wholly at or below the follower's commit
+ *     index is answered (success, index = commit; in msgs_after_persist
+ *     like every APPEND_REPLY) and needs no install (rd.has_snapshot
+ *     stays false: discard the state). Otherwise
  *     the core resets its log to start after (prev_index, prev_term),
  *     keeping the entries after it only if it holds prev_term at
  *     prev_index, sets commit and applied to prev_index, and asks for the
  *     install in rd.has_snapshot; the reply follows in msgs_after_persist.
+ *     Committed entries handed out from then on (in that Ready or later)
+ *     start at prev_index + 1: apply them after the install.
  *  4. The leader takes the APPEND_REPLY like any other and resumes
  *     replication after index.
  */

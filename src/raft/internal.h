@@ -155,5 +155,7 @@ int raft_leader_read_index(struct cairn_raft *r, uint64_t ctx);
 void raft_leader_flush(struct cairn_raft *r);
 int raft_leader_transfer(struct cairn_raft *r, uint64_t target);
 void raft_leader_snapshot_failed(struct cairn_raft *r, uint64_t peer);
+/* Assert the invariants of every progress against the log. */
+void raft_leader_check(const struct cairn_raft *r);
 
 #endif

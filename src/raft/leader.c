@@ -14,7 +14,8 @@
  * prev_index) gets a SNAPSHOT request instead (Figure 13); the caller
  * fills in the state it sends. Until that follower acknowledges it, no
  * entries go there; a transfer that failed or took an election timeout is
- * asked for again after the follower's next heartbeat answer.
+ * asked for again after the follower's next heartbeat answer, and one
+ * answered below what we compacted meanwhile at once.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ static bool send_append(struct cairn_raft *r, struct raft_progress *pr, bool all
 			.commit = l->commit,
 		};
 		raft_send(r, &m);
-		raft_progress_become_snapshot(pr);
+		raft_progress_become_snapshot(pr, l->prev_index);
 		return true;
 	}
 	uint32_t n = 0;
@@ -434,10 +435,18 @@ static void handle_append_reply(struct cairn_raft *r, struct raft_progress *pr,
 	if (raft_progress_acked(pr, m->index))
 		maybe_commit(r);
 	if (pr->state == RAFT_PR_SNAPSHOT) {
-		/* Resume once what follows match is still in our log; else
-		 * this answers an older AppendEntries: keep waiting. */
-		if (pr->match < r->log.prev_index)
+		/* Resume once what follows match is still in our log. Below
+		 * the log's start now but at or past where it started when
+		 * we asked: this answers the snapshot, which we compacted
+		 * past meanwhile; ask again at once. Below that it answers
+		 * an older AppendEntries: keep waiting. */
+		if (pr->match < r->log.prev_index) {
+			if (pr->match >= pr->snapshot_floor) {
+				raft_progress_become_probe(pr);
+				send_append(r, pr, true);
+			}
 			return;
+		}
 		raft_progress_become_replicate(pr);
 	}
 	if (r->transfer_target == pr->id && pr->match == last) {
@@ -534,4 +543,18 @@ void raft_leader_snapshot_failed(struct cairn_raft *r, uint64_t peer)
 	struct raft_progress *pr = &r->prs[slot];
 	if (pr->state == RAFT_PR_SNAPSHOT)
 		raft_progress_snapshot_abort(pr);
+}
+
+void raft_leader_check(const struct cairn_raft *r)
+{
+	assert(r->role == CAIRN_RAFT_LEADER);
+	uint64_t last = raft_log_last_index(&r->log);
+	for (size_t i = 0; i < r->n_members; i++) {
+		const struct raft_progress *pr = &r->prs[i];
+		raft_progress_check(pr);
+		assert(pr->match <= last);
+		assert(pr->next <= last + 1);
+		/* Waiting for a snapshot only while what it lacks is gone. */
+		assert(pr->state != RAFT_PR_SNAPSHOT || pr->match < r->log.prev_index);
+	}
 }

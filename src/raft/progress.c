@@ -88,11 +88,13 @@ void raft_progress_become_replicate(struct raft_progress *pr)
 	raft_progress_check(pr);
 }
 
-void raft_progress_become_snapshot(struct raft_progress *pr)
+void raft_progress_become_snapshot(struct raft_progress *pr, uint64_t floor)
 {
+	assert(pr->match < floor);
 	pr->state = RAFT_PR_SNAPSHOT;
 	pr->probe_sent = false;
 	pr->snapshot_elapsed = 0;
+	pr->snapshot_floor = floor;
 	infl_reset(&pr->infl);
 	raft_progress_check(pr);
 }

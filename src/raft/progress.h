@@ -46,6 +46,7 @@ struct raft_progress {
 	uint64_t read_ack;         /* highest ReadIndex round this member confirmed */
 	uint64_t commit_sent;      /* highest commit index an AppendEntries told it */
 	uint32_t snapshot_elapsed; /* snapshot: ticks since the SNAPSHOT went out */
+	uint64_t snapshot_floor;   /* snapshot: the leader's prev_index then */
 	struct raft_inflights infl;
 };
 
@@ -58,8 +59,9 @@ bool raft_progress_paused(const struct raft_progress *pr);
 
 void raft_progress_become_probe(struct raft_progress *pr);
 void raft_progress_become_replicate(struct raft_progress *pr);
-/* A SNAPSHOT went out: nothing more until it is answered. */
-void raft_progress_become_snapshot(struct raft_progress *pr);
+/* A SNAPSHOT went out while the leader's log started after floor: nothing
+ * more until it is answered. */
+void raft_progress_become_snapshot(struct raft_progress *pr, uint64_t floor);
 /* Leave snapshot for probe without asking again before the next heartbeat
  * answer (the transfer failed or took too long). */
 void raft_progress_snapshot_abort(struct raft_progress *pr);

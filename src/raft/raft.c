@@ -409,6 +409,8 @@ int cairn_raft_step(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	rv = r->step(r, m);
 	raft_log_check(&r->log);
 	assert(r->role != CAIRN_RAFT_LEADER || r->leader == r->id);
+	if (r->role == CAIRN_RAFT_LEADER)
+		raft_leader_check(r);
 	return rv;
 }
 
@@ -417,6 +419,8 @@ void cairn_raft_tick(struct cairn_raft *r)
 	assert(r != NULL);
 	assert(!r->ready_out);
 	r->tick(r);
+	if (r->role == CAIRN_RAFT_LEADER)
+		raft_leader_check(r);
 }
 
 int cairn_raft_propose(struct cairn_raft *r, const void *data, uint32_t len, uint64_t *index)
@@ -612,6 +616,8 @@ int cairn_raft_compact(struct cairn_raft *r, uint64_t index)
 	if (index <= l->prev_index)
 		return 0;
 	raft_log_compact(l, index);
+	if (r->role == CAIRN_RAFT_LEADER)
+		raft_leader_check(r);
 	return 0;
 }
 
