@@ -140,8 +140,9 @@ int cairn_kv_worker_snap_chunk(struct cairn_kv_worker *w, uint64_t index, uint64
  * whole log), the prev position becomes (index, term), the stored hard
  * state's commit is raised to index, the staging is cleared. Refusals:
  * CAIRN_EINVAL (not fully staged for (index, term), or index below the
- * applied index; nothing changes), CAIRN_EPROTO (staged sessions
- * inconsistent; staging discarded). cairn_kv_applied() moves to index once
+ * applied index; nothing changes), CAIRN_EPROTO (the staged state does not
+ * hold together: sessions vs their lru records, a session used after
+ * index, a user key stored twice; staging discarded). cairn_kv_applied() moves to index once
  * durable.
  */
 int cairn_kv_worker_snap_install(struct cairn_kv_worker *w, uint64_t index, uint64_t term,
