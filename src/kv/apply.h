@@ -54,8 +54,13 @@ int cairn_kv_record_check(int db, const uint8_t *key, size_t key_len, const uint
 
 /* Do sessions and lru (databases laid out like `sessions` and
  * `sessions_lru`) agree: as many records, every lru record (index ->
- * client) naming a session whose last use is that index? 0, CAIRN_EPROTO,
- * or an LMDB code. */
-int cairn_kv_sessions_check_in_txn(MDB_txn *txn, MDB_dbi sessions, MDB_dbi lru);
+ * client) naming a session whose last use is that index, none after
+ * index_max? 0, CAIRN_EPROTO, or an LMDB code. */
+int cairn_kv_sessions_check_in_txn(MDB_txn *txn, MDB_dbi sessions, MDB_dbi lru, uint64_t index_max);
+
+/* In dbi (laid out like `kv`), do the long-key records sharing a stem hold
+ * distinct full keys (no user key stored twice)? 0, CAIRN_EPROTO,
+ * CAIRN_ENOMEM or an LMDB code. */
+int cairn_kv_long_keys_check_in_txn(MDB_txn *txn, MDB_dbi dbi);
 
 #endif

@@ -471,7 +471,7 @@ int cairn_kv_record_check(int db, const uint8_t *key, size_t key_len, const uint
 	}
 }
 
-int cairn_kv_sessions_check_in_txn(MDB_txn *txn, MDB_dbi sessions, MDB_dbi lru)
+int cairn_kv_sessions_check_in_txn(MDB_txn *txn, MDB_dbi sessions, MDB_dbi lru, uint64_t index_max)
 {
 	MDB_stat ss, ls;
 	int rc = mdb_stat(txn, sessions, &ss);
@@ -488,8 +488,8 @@ int cairn_kv_sessions_check_in_txn(MDB_txn *txn, MDB_dbi sessions, MDB_dbi lru)
 	MDB_val k, v;
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	while (rc == 0) {
-		if (k.mv_size != 8 || v.mv_size != 8) {
-			rc = CAIRN_EPROTO;
+		if (k.mv_size != 8 || v.mv_size != 8 || cairn_get_be64(k.mv_data) > index_max) {
+			rc = CAIRN_EPROTO; /* a last use after the state's own index */
 			break;
 		}
 		MDB_val sk = v, sv;
@@ -502,6 +502,74 @@ int cairn_kv_sessions_check_in_txn(MDB_txn *txn, MDB_dbi sessions, MDB_dbi lru)
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Full keys of the current run of long records sharing a stem, copied
+ * out (pages read in a write transaction may move as it writes). */
+struct key_run {
+	uint8_t stem[LONG_STEM];
+	bool open;
+	size_t n, cap;
+	uint8_t (*keys)[CAIRN_KEY_BYTES_MAX];
+	uint16_t *lens;
+};
+
+static int run_add(struct key_run *r, const uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->lens[i] == len && memcmp(r->keys[i], key, len) == 0)
+			return CAIRN_EPROTO; /* one key stored twice */
+	if (r->n == r->cap) {
+		size_t cap = r->cap == 0 ? 4 : r->cap * 2;
+		void *keys = realloc(r->keys, cap * sizeof(*r->keys));
+		if (keys == NULL)
+			return CAIRN_ENOMEM;
+		r->keys = keys;
+		void *lens = realloc(r->lens, cap * sizeof(*r->lens));
+		if (lens == NULL)
+			return CAIRN_ENOMEM;
+		r->lens = lens;
+		r->cap = cap;
+	}
+	memcpy(r->keys[r->n], key, len);
+	r->lens[r->n] = (uint16_t)len;
+	r->n++;
+	return 0;
+}
+
+int cairn_kv_long_keys_check_in_txn(MDB_txn *txn, MDB_dbi dbi)
+{
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(txn, dbi, &c);
+	if (rc != 0)
+		return rc;
+	struct key_run run = {.open = false};
+	MDB_val k = {1, (void *)(uintptr_t) "\x01"}, v;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); /* long keys sort last */
+	while (rc == 0) {
+		const uint8_t *kp = k.mv_data, *vp = v.mv_data;
+		if (k.mv_size != LKEY_MAX || kp[0] != 1 || v.mv_size < 2) {
+			rc = CAIRN_EPROTO;
+			break;
+		}
+		size_t len = ((size_t)vp[0] << 8) | vp[1];
+		if (len > CAIRN_KEY_BYTES_MAX || v.mv_size < 2 + len) {
+			rc = CAIRN_EPROTO;
+			break;
+		}
+		if (!run.open || memcmp(run.stem, kp, LONG_STEM) != 0) {
+			memcpy(run.stem, kp, LONG_STEM);
+			run.open = true;
+			run.n = 0;
+		}
+		rc = run_add(&run, vp + 2, len);
+		if (rc == 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	free(run.keys);
+	free(run.lens);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 

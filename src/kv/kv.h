@@ -2,7 +2,8 @@
  * kv.h - the key-value state machine of cairn and its client sessions.
  *
  * Committed Raft entries are applied in batches: one LMDB transaction (one
- * fsync) per batch applies every command and records the applied index, so a
+ * fsync) per batch applies every command and records the applied index (and
+ * the term of its entry: cairn_kv_applied_pos), so a
  * restart resumes exactly after the last applied entry, never replaying and
  * never skipping one. NOOP entries only advance the applied index.
  *

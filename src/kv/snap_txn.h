@@ -41,7 +41,9 @@ int cairn_kv_snap_stage_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *dbs
  * to index, the staging is cleared. *last_index / *last_term get the log's
  * last position after. Refusals: CAIRN_EINVAL (nothing staged for (index,
  * term), final chunk missing, index below the applied index: nothing
- * changes), CAIRN_EPROTO (staged sessions inconsistent: staging discarded).
+ * changes), CAIRN_EPROTO (the staged state does not hold together: sessions
+ * and their lru records disagree, a session was used after index, or a
+ * user key is stored twice; the staging is discarded).
  */
 int cairn_kv_snap_install_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, uint64_t index,
 				 uint64_t term, int *refused, uint64_t *last_index,

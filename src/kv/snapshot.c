@@ -447,7 +447,9 @@ int cairn_kv_snap_install_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *d
 		*refused = CAIRN_EINVAL;
 		return 0;
 	}
-	rc = cairn_kv_sessions_check_in_txn(txn, dbs->snap_sessions, dbs->snap_sessions_lru);
+	rc = cairn_kv_sessions_check_in_txn(txn, dbs->snap_sessions, dbs->snap_sessions_lru, index);
+	if (rc == 0)
+		rc = cairn_kv_long_keys_check_in_txn(txn, dbs->snap_kv);
 	if (rc == CAIRN_EPROTO)
 		return refuse(txn, dbs, refused, CAIRN_EPROTO);
 	for (int db = DB_FIRST; rc == 0 && db <= DB_LAST; db++)

@@ -3,10 +3,12 @@
  * event loop (DESIGN.md principle 3).
  *
  * One pthread consumes a bounded FIFO of jobs and runs them strictly in
- * order: append (entries + hard state of one Ready) and apply (a batch of
+ * order: append (entries + hard state of one Ready), apply (a batch of
  * committed entries to the key-value state machine, with the applied
- * index). Every job queued when the thread wakes up (while the previous
- * sync ran), appends and applies interleaved, runs in ONE transaction with
+ * index), and the snapshot and compaction jobs (below: a chunk of a
+ * received snapshot, its install, a log compaction). Every job queued when
+ * the thread wakes up (while the previous sync ran), of every kind
+ * interleaved, runs in ONE transaction with
  * one fsync (group commit; at most 256 jobs and about 32 MiB per group), in
  * submission order: an apply sees the entries and hard state of every job
  * before it. Each job still gets its own completion, sent only once the
@@ -140,8 +142,9 @@ int cairn_kv_worker_snap_chunk(struct cairn_kv_worker *w, uint64_t index, uint64
  * whole log), the prev position becomes (index, term), the stored hard
  * state's commit is raised to index, the staging is cleared. Refusals:
  * CAIRN_EINVAL (not fully staged for (index, term), or index below the
- * applied index; nothing changes), CAIRN_EPROTO (staged sessions
- * inconsistent; staging discarded). cairn_kv_applied() moves to index once
+ * applied index; nothing changes), CAIRN_EPROTO (the staged state does not
+ * hold together: sessions vs their lru records, a session used after
+ * index, a user key stored twice; staging discarded). cairn_kv_applied() moves to index once
  * durable.
  */
 int cairn_kv_worker_snap_install(struct cairn_kv_worker *w, uint64_t index, uint64_t term,

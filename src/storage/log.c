@@ -448,6 +448,8 @@ int cairn_storage_follow_snapshot_in_txn(MDB_txn *txn, const struct cairn_storag
 	int rc = read_extent(txn, dbs, &x);
 	if (rc != 0)
 		return rc;
+	if (index < x.prev_index)
+		return CAIRN_EINVAL; /* the prev position never goes back */
 	uint64_t held = 0;
 	bool holds = false;
 	if (index >= x.prev_index && index <= x.last_index) {

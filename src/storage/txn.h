@@ -108,7 +108,8 @@ int cairn_storage_drop_prefix_in_txn(MDB_txn *txn, const struct cairn_storage_db
 /* Make the log follow a snapshot through (index, term) (Figure 13): if the
  * log holds term at index, only the entries through index are dropped,
  * else every entry; the prev position becomes (index, term). The applied
- * index is the caller's business. *last_index / *last_term get the log's
+ * index is the caller's business. index below the prev position:
+ * CAIRN_EINVAL. *last_index / *last_term get the log's
  * last position afterwards ((index, term) when empty). */
 int cairn_storage_follow_snapshot_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *dbs,
 					 uint64_t index, uint64_t term, uint64_t *last_index,

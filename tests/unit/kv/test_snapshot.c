@@ -911,3 +911,235 @@ Test(snapshot, map_growth_closes_an_open_reader_with_ebusy)
 	cairn_kv_snap_reader_close(rd);
 	free(buf);
 }
+
+/* ---- hand-made streams that pass the chunk check but do not hold
+ * together as a state ---- */
+
+struct hand {
+	uint8_t b[8192];
+	size_t len;
+};
+
+static void hand_start(struct hand *h)
+{
+	static const uint8_t head[CAIRN_KV_SNAP_HEADER_BYTES] = {0x43, 0x53, 0x4e, 0x50,
+								 1,    1,    0,    0};
+	memcpy(h->b, head, sizeof(head));
+	h->len = sizeof(head);
+}
+
+static void hand_rec(struct hand *h, uint8_t db, const void *k, size_t kl, const void *v, size_t vl)
+{
+	cr_assert_lt(h->len + 7 + kl + vl, sizeof(h->b));
+	uint8_t *p = h->b + h->len;
+	p[0] = db;
+	p[1] = (uint8_t)(kl >> 8);
+	p[2] = (uint8_t)kl;
+	cairn_put_be32(p + 3, (uint32_t)vl);
+	memcpy(p + 7, k, kl);
+	memcpy(p + 7 + kl, v, vl);
+	h->len += 7 + kl + vl;
+}
+
+static void hand_session(struct hand *h, uint64_t client, uint64_t last_use)
+{
+	uint8_t k[8], v[17] = {0};
+	cairn_put_be64(k, client);
+	cairn_put_be64(v, 1);
+	cairn_put_be64(v + 8, last_use);
+	hand_rec(h, 2, k, 8, v, 17);
+}
+
+static void hand_lru(struct hand *h, uint64_t last_use, uint64_t client)
+{
+	uint8_t k[8], v[8];
+	cairn_put_be64(k, last_use);
+	cairn_put_be64(v, client);
+	hand_rec(h, 3, k, 8, v, 8);
+}
+
+/* Stage h as the whole snapshot (index, 1) and install it: the install's
+ * error. */
+static int hand_install(const struct hand *h, uint64_t index)
+{
+	cr_assert_eq(cairn_kv_snap_chunk_check(h->b, h->len), 0, "the chunk alone is well-formed");
+	size_t base = n_done;
+	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, index, 1, 0, h->b, h->len, NULL), 0);
+	cr_assert_eq(cairn_kv_worker_snap_install(wb, index, 1, NULL), 0);
+	wait_done(base + 2);
+	cr_assert_eq(done[base].err, 0);
+	return done[base + 1].err;
+}
+
+Test(snapshot, hand_made_consistent_state_installs)
+{
+	struct hand h;
+	hand_start(&h);
+	hand_rec(&h, 1, "\0a", 2, "v", 1);
+	hand_session(&h, 7, 3);
+	hand_lru(&h, 3, 7);
+	cr_assert_eq(hand_install(&h, 5), 0);
+	expect_get(kvb, "a", "v");
+	uint64_t c = 0;
+	cr_assert_eq(cairn_kv_sessions(kvb, &c), 0);
+	cr_assert_eq(c, 1);
+}
+
+Test(snapshot, sessions_without_their_lru_records_are_refused)
+{
+	struct hand h;
+	hand_start(&h);
+	hand_session(&h, 7, 3);
+	cr_assert_eq(hand_install(&h, 5), CAIRN_EPROTO);
+	hand_start(&h);
+	hand_session(&h, 7, 3);
+	hand_lru(&h, 4, 7); /* names the session at another last use */
+	cr_assert_eq(hand_install(&h, 5), CAIRN_EPROTO);
+	cr_assert_eq(cairn_kv_applied(kvb), 0);
+	worker_still_works(1, 1);
+}
+
+Test(snapshot, a_session_used_after_the_snapshot_index_is_refused)
+{
+	struct hand h;
+	hand_start(&h);
+	hand_session(&h, 7, 9);
+	hand_lru(&h, 9, 7);
+	cr_assert_eq(hand_install(&h, 5), CAIRN_EPROTO);
+	cr_assert_eq(hand_install(&h, 9), 0, "at its own index it is fine");
+}
+
+static void long_record(struct hand *h, const uint8_t *key, size_t len, uint16_t slot)
+{
+	/* kv.c's layout: 0x01, first 400 bytes, FNV-1a-64, u16 slot. */
+	uint8_t k[411];
+	k[0] = 1;
+	memcpy(k + 1, key, 400);
+	uint64_t f = 14695981039346656037ull;
+	for (size_t i = 0; i < len; i++) {
+		f ^= key[i];
+		f *= 1099511628211ull;
+	}
+	cairn_put_be64(k + 401, f);
+	k[409] = (uint8_t)(slot >> 8);
+	k[410] = (uint8_t)slot;
+	uint8_t v[2 + 600 + 1];
+	v[0] = (uint8_t)(len >> 8);
+	v[1] = (uint8_t)len;
+	memcpy(v + 2, key, len);
+	v[2 + len] = 'x';
+	hand_rec(h, 1, k, sizeof(k), v, 2 + len + 1);
+}
+
+Test(snapshot, a_long_key_stored_twice_is_refused)
+{
+	uint8_t key[600];
+	memset(key, 'q', sizeof(key));
+	struct hand h;
+	hand_start(&h);
+	long_record(&h, key, sizeof(key), 0);
+	long_record(&h, key, sizeof(key), 1);
+	cr_assert_eq(hand_install(&h, 5), CAIRN_EPROTO);
+	hand_start(&h);
+	long_record(&h, key, sizeof(key), 0);
+	cr_assert_eq(hand_install(&h, 5), 0);
+	struct cairn_buf b;
+	cairn_buf_init(&b, 0);
+	cr_assert_eq(cairn_kv_get(kvb, key, sizeof(key), &b, NULL), 0);
+	cr_assert_eq(b.len, 1);
+	cairn_buf_free(&b);
+}
+
+Test(snapshot, a_long_key_with_a_wrong_stem_fails_the_chunk_check)
+{
+	uint8_t key[600];
+	memset(key, 'q', sizeof(key));
+	struct hand h;
+	hand_start(&h);
+	long_record(&h, key, sizeof(key), 0);
+	h.b[8 + 7 + 405] ^= 1; /* a hash byte */
+	cr_assert_eq(cairn_kv_snap_chunk_check(h.b, h.len), CAIRN_EPROTO);
+}
+
+Test(snapshot, random_bytes_never_pass_the_chunk_check)
+{
+	struct cairn_rand r;
+	cairn_rand_seed(&r, 7);
+	static uint8_t buf[4096];
+	for (int it = 0; it < 3000; it++) {
+		size_t len = (size_t)cairn_rand_below(&r, sizeof(buf) + 1);
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)cairn_rand_below(&r, 256);
+		if (len >= 8 && it % 2 == 0) { /* a valid header: the records are random */
+			memcpy(buf, "CSNP\x01\x00\x00\x00", 8);
+		}
+		int rv = cairn_kv_snap_chunk_check(buf, len);
+		cr_assert(rv == CAIRN_EPROTO || (rv == 0 && len == 8),
+			  "random bytes accepted (it %d, len %zu)", it, len);
+	}
+}
+
+/* The event loop's pattern under a busy storage thread: readers open and
+ * stream on this thread, with gets in between, while the worker applies
+ * big batches on its own thread and grows a small map. Every reader either
+ * finishes with well-formed chunks or ends with CAIRN_EBUSY; nothing hangs
+ * or crashes (ASan/UBSan builds check the rest). */
+Test(snapshot, readers_stream_beside_a_writing_worker_and_map_growth)
+{
+	cairn_kv_worker_destroy(wb);
+	wb = NULL;
+	cairn_kv_close(kvb);
+	cairn_storage_close(sb);
+	sb = open_opt(dir_b, 2, 1u << 20, true);
+	cr_assert_eq(cairn_kv_open(&kvb, sb, NULL), 0);
+	cr_assert_eq(cairn_kv_worker_start(&wb, sb, kvb, NULL), 0);
+	static uint8_t value[16 * 1024];
+	memset(value, 'w', sizeof(value));
+	uint8_t *buf = malloc(CAIRN_SNAPSHOT_CHUNK_BYTES);
+	cr_assert_not_null(buf);
+	uint64_t index = 1;
+	size_t queued = 0, finished = 0, busy = 0;
+	for (int round = 0; round < 40; round++) {
+		struct cairn_raft_entry e[32];
+		for (int i = 0; i < 32; i++) {
+			char key[24];
+			snprintf(key, sizeof(key), "w%llu", (unsigned long long)(index % 500));
+			e[i] = cmd_entry_bytes(index, CAIRN_KV_PUT, 0, 0, key,
+					       (uint32_t)strlen(key), value, sizeof(value));
+			index++;
+		}
+		cr_assert_eq(cairn_kv_worker_apply(wb, e, 32, NULL), 0);
+		cmds_reset();
+		queued++;
+		struct cairn_kv_snap_reader *rd = NULL;
+		uint64_t ri, rt;
+		cr_assert_eq(cairn_kv_snap_reader_open(kvb, &rd, &ri, &rt), 0);
+		bool last = false;
+		int rv = 0;
+		while (!last && rv == 0) {
+			size_t len = 0;
+			rv = cairn_kv_snap_reader_next(rd, buf, CAIRN_SNAPSHOT_CHUNK_BYTES, &len,
+						       &last);
+			if (rv == 0)
+				cr_assert_eq(cairn_kv_snap_chunk_check(buf, len), 0);
+			struct cairn_buf g;
+			cairn_buf_init(&g, 0);
+			int gr = cairn_kv_get(kvb, "w1", 2, &g, NULL);
+			cr_assert(gr == 0 || gr == CAIRN_ENOTFOUND);
+			cairn_buf_free(&g);
+		}
+		cr_assert(rv == 0 || rv == CAIRN_EBUSY, "reader: %s", cairn_strerror(rv));
+		finished += rv == 0;
+		busy += rv == CAIRN_EBUSY;
+		cairn_kv_snap_reader_close(rd);
+		cairn_kv_worker_drain(wb, collect, NULL);
+	}
+	wait_done(queued);
+	for (size_t i = 0; i < queued && i < DONE_MAX; i++)
+		cr_assert_eq(done[i].err, 0);
+	cr_assert_gt(finished, 0);
+	free(buf);
+	struct cairn_storage_stats st;
+	cairn_storage_stats(sb, &st);
+	cr_assert_gt(st.map_grows, 0, "the map grew meanwhile");
+}
