@@ -163,7 +163,13 @@ void cairn_snap_send(struct cairn_node *n, const struct cairn_raft_msg *m)
 		return;
 	}
 	memset(o, 0, sizeof *o);
+	struct cairn_raft_status st;
+	cairn_raft_status(n->raft, &st);
 	int rv = cairn_store_snap_open(n->store, &o->reader, &o->index, &o->term);
+	/* The state must reach the core's log (raft.h): a member elected
+	 * before its own snapshot install is durable cannot send one yet. */
+	if (rv == 0 && o->index + 1 < st.first_index)
+		rv = CAIRN_EUNAVAIL;
 	if (rv == 0 && (o->index == 0 || o->term == 0 || o->term > m->term))
 		rv = CAIRN_EINVAL; /* nothing applied yet: nothing to send */
 	if (rv == 0) {
