@@ -111,8 +111,9 @@
 #include "cairn/raft.h"
 #include "util/buf.h"
 
-/* Bumped on any incompatible change; a HELLO with another version is refused. */
-#define CAIRN_PROTO_VERSION 1u
+/* Bumped on any incompatible change; a HELLO with another version is refused.
+ * 2: SNAPSHOT, SNAP_CHUNK and SNAP_ACK, which a version 1 member would refuse. */
+#define CAIRN_PROTO_VERSION 2u
 
 /* Bytes of the length prefix in front of every frame. */
 #define CAIRN_PROTO_PREFIX_BYTES 4u
