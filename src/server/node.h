@@ -88,6 +88,7 @@ struct cairn_snap_in {
 	/* Bumped by every chunk at offset 0 (it starts a new staging): a
 	 * chunk's completion only counts for the staging it belongs to. */
 	uint64_t gen;
+	uint32_t jobs; /* chunks handed to the storage thread, not yet done */
 	/* A complete snapshot was stepped into the core: no new chunk until
 	 * the Ready that installs it has been handed to storage. */
 	bool hold;

@@ -36,6 +36,9 @@
 
 /* A transfer without progress for this many election timeouts fails. */
 #define CAIRN_SNAP_STALL_ELECTIONS 10u
+/* Chunks a follower has queued for staging at most: a sender waits for
+ * each acknowledgement, so more means it does not, and each holds a copy. */
+#define CAIRN_SNAP_CHUNKS_QUEUED_MAX 4u
 /* At most one "log compacted" line per this many milliseconds. */
 #define SNAP_COMPACT_LOG_EVERY_MS 1000u
 
@@ -328,6 +331,10 @@ void cairn_snap_on_chunk(struct cairn_node *n, const struct cairn_proto_snap_chu
 			     n->write_error != 0 ? "storage failed" : "an install is pending");
 		return;
 	}
+	if (in->jobs >= CAIRN_SNAP_CHUNKS_QUEUED_MAX) {
+		refuse_chunk(n, c, "too many chunks unacknowledged");
+		return;
+	}
 	if (c->offset == 0) {
 		in->gen++;
 		in->from = c->from;
@@ -370,6 +377,7 @@ void cairn_snap_on_chunk(struct cairn_node *n, const struct cairn_proto_snap_chu
 		return;
 	}
 	in->next_offset += c->data.len;
+	in->jobs++;
 }
 
 /* The last chunk is staged: the core decides whether to install. */
@@ -397,6 +405,8 @@ static void step_snapshot(struct cairn_node *n, const struct chunk_job *job)
 void cairn_snap_chunk_done(struct cairn_node *n, void *ctx, int err)
 {
 	struct chunk_job *job = ctx;
+	assert(n->snap_in.jobs > 0);
+	n->snap_in.jobs--;
 	if (err != 0) {
 		CAIRN_WARN("snapshot from %llu: chunk at %llu not staged: %s",
 			   (unsigned long long)job->from, (unsigned long long)job->offset,
