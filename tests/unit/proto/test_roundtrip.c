@@ -451,3 +451,11 @@ Test(proto_roundtrip, frames_append_and_buffer_is_reused)
 	cr_assert_eq(buf.cap, cap, "steady state: no growth");
 	cr_assert_eq(buf.data, data, "steady state: no reallocation");
 }
+
+Test(proto_roundtrip, snapshot_frames_have_printable_names)
+{
+	cr_assert_str_eq(cairn_proto_type_name(CAIRN_RAFT_MSG_SNAPSHOT), "snapshot");
+	cr_assert_str_eq(cairn_proto_type_name(CAIRN_PROTO_SNAP_CHUNK), "snap-chunk");
+	cr_assert_str_eq(cairn_proto_type_name(CAIRN_PROTO_SNAP_ACK), "snap-ack");
+	cr_assert_str_eq(cairn_proto_type_name(CAIRN_RAFT_MSG_SNAPSHOT + 1), "unknown");
+}
