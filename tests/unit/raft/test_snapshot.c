@@ -133,7 +133,7 @@ Test(snapshot, compact_beyond_applied_is_einval_and_changes_nothing)
 	net_free(net);
 }
 
-Test(snapshot, compact_beyond_persisted_is_einval)
+Test(snapshot, compact_of_unpersisted_entries_is_einval)
 {
 	struct net *net = cluster_with_entries(2);
 	net->auto_persist = false;
@@ -572,7 +572,28 @@ Test(snapshot, restore_with_compacted_prefix)
 	cr_assert_eq(first_committed, 11);
 	cr_assert_eq(st.applied, 13);
 	cairn_raft_destroy(r);
-	rs.applied = 9; /* the state machine lacks part of the compacted prefix */
+}
+
+Test(snapshot, restore_with_applied_below_the_compacted_prefix_is_einval)
+{
+	struct cairn_raft_entry log[] = {{.term = 2, .index = 11, .type = CAIRN_RAFT_ENTRY_NOOP}};
+	uint64_t members[] = {1};
+	struct cairn_raft_config cfg = {.id = 1,
+					.members = members,
+					.n_members = 1,
+					.heartbeat_ticks = 1,
+					.election_ticks = 10,
+					.seed = 7};
+	struct cairn_raft_restore rs = {.hard_state = {.term = 2},
+					.log = log,
+					.n_log = 1,
+					.first_prev_index = 10,
+					.first_prev_term = 2,
+					.applied = 9}; /* the state machine lacks index 10 */
+	struct cairn_raft *r = NULL;
+	cr_assert_eq(cairn_raft_create(&r, &cfg, &rs), CAIRN_EINVAL);
+	rs.applied = 10;
+	rs.first_prev_term = 0; /* a compacted prefix has a term */
 	cr_assert_eq(cairn_raft_create(&r, &cfg, &rs), CAIRN_EINVAL);
 }
 
