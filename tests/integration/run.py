@@ -612,6 +612,31 @@ def snapshot_kill_mid_transfer():
         check(got == [(0, big_value(k)) for k in sample], "sampled values differ")
 
 
+def snapshot_stalled_receiver():
+    """A follower frozen (SIGSTOP) in the middle of receiving a snapshot:
+    the leader gives the transfer up after its stall timeout (ten election
+    timeouts) and, once the follower runs again, a new one completes."""
+    with cluster(log_keep_entries=KEEP) as c:
+        lid = c.wait_leader()
+        f = others(c, lid)[0]
+        c.nodes[f].kill9()
+        keys = ["p%04d" % i for i in range(600)]
+        put_many(c, keys, big_value)
+        c.nodes[f].start()
+        c.nodes[f].wait_log("snapshot from %d: receiving" % lid, timeout_s=20, poll_s=0.005)
+        c.nodes[f].pause()
+        check("snapshot installed" not in c.nodes[f].log_text(),
+              "the transfer ended before the pause")
+        t = time.monotonic()
+        c.nodes[lid].wait_log("failed after", timeout_s=20)
+        log("leader gave the stalled transfer up after %.1fs" % (time.monotonic() - t))
+        check("no progress in time" in c.nodes[lid].log_text(), "failed for another reason")
+        c.nodes[f].resume()
+        c.wait_caught_up([f], timeout_s=60)
+        c.nodes[f].wait_log("snapshot installed", timeout_s=20)
+        c.nodes[lid].wait_log("snapshot to %d sent" % f, timeout_s=10)
+
+
 def snapshot_under_load():
     """A follower restarts while writes go on and the leader keeps
     compacting: it catches up through a snapshot of a moving state, and no
@@ -729,6 +754,7 @@ SCENARIOS = {
     "snapshot_kill_mid_transfer": snapshot_kill_mid_transfer,
     "compaction_bounds_the_log": compaction_bounds_the_log,
     "snapshot_under_load": snapshot_under_load,
+    "snapshot_stalled_receiver": snapshot_stalled_receiver,
     "compacted_restart": compacted_restart,
 }
 
