@@ -37,10 +37,20 @@
 #define CAIRN_PROPOSALS_PENDING_MAX 65536u
 #define CAIRN_READS_PENDING_MAX 65536u
 
+/* Compaction: whatever log_keep_entries says, the log held in memory (and on
+ * disk) is compacted through the applied index once its payload passes
+ * this many bytes. */
+#define CAIRN_LOG_KEEP_BYTES_MAX (64u * 1024u * 1024u)
+
 /* Exactly-once bookkeeping. */
 #define CAIRN_SESSIONS_MAX 65536u
 /* A session unused for more than this many applied entries expires. */
 #define CAIRN_SESSION_IDLE_ENTRIES 1000000u
+
+/* Snapshot streaming: one chunk of the state machine's state, whole
+ * records only, so it holds the largest record (a 1 MiB value, its key and
+ * a few headers). */
+#define CAIRN_SNAPSHOT_CHUNK_BYTES (CAIRN_VALUE_BYTES_MAX + 4096u)
 
 _Static_assert(CAIRN_KEY_BYTES_MAX >= 1, "keys are at least one byte");
 _Static_assert(CAIRN_ENTRY_BYTES_MAX <= CAIRN_FRAME_BYTES_MAX,
@@ -48,6 +58,8 @@ _Static_assert(CAIRN_ENTRY_BYTES_MAX <= CAIRN_FRAME_BYTES_MAX,
 _Static_assert(CAIRN_APPEND_BYTES_MAX + CAIRN_ENTRY_BYTES_MAX < CAIRN_FRAME_BYTES_MAX,
 	       "an AppendEntries at its byte limit must fit in a frame");
 _Static_assert(CAIRN_FRAME_BYTES_MAX < (1u << 31), "frame length fits in 31 bits");
+_Static_assert(CAIRN_SNAPSHOT_CHUNK_BYTES + 4096u <= CAIRN_FRAME_BYTES_MAX,
+	       "a snapshot chunk and its message header fit in a frame");
 _Static_assert(CAIRN_MEMBERS_MAX % 2 == 1, "an odd member cap");
 
 #endif

@@ -106,9 +106,10 @@ enum cairn_raft_msg_type {
 	CAIRN_RAFT_MSG_HEARTBEAT = 7,
 	CAIRN_RAFT_MSG_HEARTBEAT_REPLY = 8,
 	CAIRN_RAFT_MSG_TIMEOUT_NOW = 9,
+	CAIRN_RAFT_MSG_SNAPSHOT = 10,
 };
 #define CAIRN_RAFT_MSG_TYPE_MIN CAIRN_RAFT_MSG_PREVOTE
-#define CAIRN_RAFT_MSG_TYPE_MAX CAIRN_RAFT_MSG_TIMEOUT_NOW
+#define CAIRN_RAFT_MSG_TYPE_MAX CAIRN_RAFT_MSG_SNAPSHOT
 
 /* "prevote", "prevote-reply", ... for logs and traces. */
 const char *cairn_raft_msg_name(int type);
@@ -162,6 +163,14 @@ struct cairn_raft_msg {
 	/* HEARTBEAT, HEARTBEAT_REPLY: the ReadIndex round being confirmed;
 	 * the reply echoes it. 0 when no read is waiting. */
 	uint64_t read_seq;
+
+	/* SNAPSHOT (Figure 13, InstallSnapshot): the leader's state machine
+	 * state takes the place of every entry through prev_index (the last
+	 * index the state includes, whose term is prev_term), and commit is
+	 * the leader's commit index. The state itself never passes through
+	 * the core; see "Snapshots" below. The follower answers with an
+	 * APPEND_REPLY (success: index = prev_index, or its commit index when
+	 * that is already higher). */
 };
 
 /* A read request made safe: the caller may answer it once its applied index
@@ -205,6 +214,17 @@ struct cairn_raft_ready {
 	 * confirmed. The caller fails them with "not leader". */
 	const uint64_t *reads_dropped;
 	size_t n_reads_dropped;
+
+	/* Follower: install the received snapshot for (snapshot_index,
+	 * snapshot_term) - the state machine becomes that state, applied =
+	 * snapshot_index, and the durable log keeps only what follows
+	 * snapshot_index (all of it is dropped unless the durable log holds
+	 * snapshot_term at snapshot_index, Figure 13). This write comes
+	 * before this Ready's hard state and entries in the same FIFO order,
+	 * and its APPEND_REPLY is in msgs_after_persist. */
+	bool has_snapshot;
+	uint64_t snapshot_index;
+	uint64_t snapshot_term;
 };
 
 struct cairn_raft_config {
@@ -236,13 +256,13 @@ struct cairn_raft_restore {
 	/* The durable log, contiguous, in index order. The core copies it. */
 	const struct cairn_raft_entry *log;
 	size_t n_log;
-	/* Index and term just before log[0] (0, 0 for a log starting at 1).
-	 * There are no snapshots: a member whose log starts after a prefix
-	 * cannot, as leader, bring up a follower that lacks the prefix. */
+	/* Index and term just before log[0] (0, 0 for a log starting at 1):
+	 * the prefix through it was compacted away or replaced by an
+	 * installed snapshot, and the state machine already holds it. */
 	uint64_t first_prev_index;
 	uint64_t first_prev_term;
 	/* Entries up to applied are already in the state machine; they are
-	 * not handed out again as committed. */
+	 * not handed out again as committed. first_prev_index <= applied. */
 	uint64_t applied;
 };
 
@@ -252,6 +272,7 @@ struct cairn_raft_progress {
 	uint64_t next;     /* next index to send */
 	uint32_t inflight; /* AppendEntries in flight */
 	bool active;       /* heard from within the last election timeout */
+	bool snapshot;     /* a SNAPSHOT was asked for and not yet answered */
 };
 
 struct cairn_raft_status {
@@ -265,6 +286,8 @@ struct cairn_raft_status {
 	uint64_t last_index; /* last index in the (possibly unpersisted) log */
 	uint64_t last_term;
 	uint64_t persisted_index; /* last index reported by cairn_raft_persisted */
+	uint64_t first_index;     /* first index held in memory (compacted before) */
+	uint64_t log_bytes;       /* payload bytes of the entries held in memory */
 	/* Leader only: one entry per member, self included. */
 	struct cairn_raft_progress progress[CAIRN_MEMBERS_MAX];
 	size_t n_progress;
@@ -286,7 +309,9 @@ void cairn_raft_tick(struct cairn_raft *r);
  * valid (unknown sender or type, not addressed to us, term 0 on a request,
  * a term above CAIRN_RAFT_TERM_MAX, a last_log_term or hint_term above the
  * message's term, APPEND entries not numbered prev_index + 1.. or with terms out of order,
- * an APPEND_REPLY acknowledging more than the leader's log) returns
+ * an APPEND_REPLY acknowledging more than the leader's log, a SNAPSHOT with
+ * prev_index 0 or above UINT64_MAX / 2, prev_term 0 or above its term, or
+ * entries) returns
  * CAIRN_EINVAL and changes nothing. Stale messages are not errors: they are
  * answered with the current term or ignored, and return 0. CAIRN_ENOMEM if
  * entries could not be copied: the log may then hold a prefix of them, and
@@ -326,5 +351,57 @@ void cairn_raft_advance(struct cairn_raft *r, const struct cairn_raft_ready *rd)
 void cairn_raft_persisted(struct cairn_raft *r, uint64_t index, uint64_t term);
 
 void cairn_raft_status(const struct cairn_raft *r, struct cairn_raft_status *st);
+
+/*
+ * Snapshots and compaction (extended paper §7, Figure 13).
+ *
+ * The core holds only the log after its first_index - 1; the caller keeps
+ * memory bounded by compacting what its state machine already holds
+ * durably. A follower that needs an entry the leader compacted away gets
+ * the state machine's state instead:
+ *
+ *  1. The leader's core puts a SNAPSHOT message for that follower in msgs,
+ *     with term and commit set and prev_index = prev_term = 0, and stops
+ *     sending it entries (progress.snapshot).
+ *  2. The caller takes its state machine's state at some applied index A
+ *     (first_index - 1 <= A <= the applied index of status), sets
+ *     prev_index = A and prev_term = term(A), and streams the state to the
+ *     follower however it likes. If that fails it calls
+ *     cairn_raft_snapshot_failed(); the core asks again after the
+ *     follower's next heartbeat answer. So does a caller whose state
+ *     machine does not hold first_index - 1 yet (a member that just
+ *     installed a snapshot and was elected before the install was
+ *     durable). A SNAPSHOT (or its answer) that is lost is asked for
+ *     again as well, once an election timeout has passed without an
+ *     answer: the core never waits forever. A caller still streaming a
+ *     state to that peer (a large state takes longer) may keep that
+ *     transfer and ignore the new request: its answer ends the wait.
+ *  3. The follower's caller receives the whole state, keeps it aside, and
+ *     then steps the SNAPSHOT message (with prev_index, prev_term) into its
+ *     core. A stale one is answered like a stale APPEND (a reject with the
+ *     current term, index 0). One wholly at or below the follower's commit
+ *     index is answered (success, index = commit; in msgs_after_persist
+ *     like every APPEND_REPLY) and needs no install (rd.has_snapshot
+ *     stays false: discard the state). Otherwise
+ *     the core resets its log to start after (prev_index, prev_term),
+ *     keeping the entries after it only if it holds prev_term at
+ *     prev_index, sets commit and applied to prev_index, and asks for the
+ *     install in rd.has_snapshot; the reply follows in msgs_after_persist.
+ *     Committed entries handed out from then on (in that Ready or later)
+ *     start at prev_index + 1: apply them after the install.
+ *  4. The leader takes the APPEND_REPLY like any other and resumes
+ *     replication after index.
+ */
+
+/* The state machine holds every entry through index durably; drop them
+ * from memory (first_index becomes index + 1). index <= the applied index
+ * of status and <= persisted_index, else CAIRN_EINVAL. An index at or
+ * below first_index - 1 is a no-op. May be called in any role, outside
+ * ready/advance. */
+int cairn_raft_compact(struct cairn_raft *r, uint64_t index);
+
+/* Leader: sending the state asked for by a SNAPSHOT to peer failed; the
+ * core asks again later. Ignored when not leader or not waiting. */
+void cairn_raft_snapshot_failed(struct cairn_raft *r, uint64_t peer);
 
 #endif

@@ -93,7 +93,13 @@ bool cairn_commit_busy(const struct cairn_commit *cm)
 
 static uint64_t last_queued_index(const struct cairn_commit *cm)
 {
-	return cm->n_queue > 0 ? cm->queue[cm->n_queue - 1].index : cm->applied;
+	if (cm->n_queue > cm->n_inflight || (cm->n_queue > 0 && cm->snapshot == 0))
+		return cm->queue[cm->n_queue - 1].index;
+	/* Nothing queued beyond the batch in flight: a pending snapshot is
+	 * where the next entry continues. */
+	if (cm->snapshot != 0)
+		return cm->snapshot;
+	return cm->applied;
 }
 
 /* Tell ops.urgent that the batch in flight has a waiter: a read (any read
@@ -110,7 +116,7 @@ static void note_urgency(struct cairn_commit *cm, uint64_t last)
 /* Hand the next run of queued entries to the apply hook. */
 static int start_batch(struct cairn_commit *cm)
 {
-	if (cm->n_inflight > 0 || cm->n_queue == 0 || cm->failed != 0)
+	if (cm->n_inflight > 0 || cm->n_queue == 0 || cm->snapshot != 0 || cm->failed != 0)
 		return cm->failed;
 	size_t n = 0;
 	size_t bytes = 0;
@@ -149,6 +155,18 @@ static int queue_reserve(struct cairn_commit *cm, size_t extra)
 	return 0;
 }
 
+/* The queued entry at index (queued: applied < index <= last queued). The
+ * queue is consecutive except for the jump a pending snapshot makes after
+ * the batch in flight. */
+static const struct cairn_raft_entry *queued_entry(const struct cairn_commit *cm, uint64_t index)
+{
+	size_t i = 0;
+	if (cm->snapshot != 0 && index > cm->snapshot)
+		i = cm->n_inflight;
+	assert(i < cm->n_queue && index >= cm->queue[i].index);
+	return &cm->queue[i + (index - cm->queue[i].index)];
+}
+
 /* Complete at_commit waiters up to last, the newest committed index. */
 static void complete_at_commit(struct cairn_commit *cm, uint64_t last)
 {
@@ -157,8 +175,7 @@ static void complete_at_commit(struct cairn_commit *cm, uint64_t last)
 		struct cairn_commit_waiter *next = w->next;
 		if (w->at_commit) {
 			assert(w->index > cm->applied);
-			const struct cairn_raft_entry *e =
-				&cm->queue[w->index - cm->queue[0].index];
+			const struct cairn_raft_entry *e = queued_entry(cm, w->index);
 			assert(e->index == w->index);
 			waitq_remove(&cm->writes, w);
 			if (e->term == w->term)
@@ -278,6 +295,40 @@ void cairn_commit_wait_applied(struct cairn_commit *cm, struct cairn_commit_wait
 	}
 	waitq_insert(&cm->reads, w);
 	note_urgency(cm, UINT64_MAX);
+}
+
+int cairn_commit_snapshot_begin(struct cairn_commit *cm, uint64_t index)
+{
+	if (cm->failed != 0)
+		return cm->failed;
+	if (index <= last_queued_index(cm))
+		return CAIRN_EINVAL;
+	/* No batch starts while a snapshot is pending, so what is queued
+	 * beyond the batch in flight has not been handed out: drop it. */
+	free_entries(cm->queue + cm->n_inflight, cm->n_queue - cm->n_inflight);
+	cm->n_queue = cm->n_inflight;
+	cm->snapshot = index;
+	while (cm->writes.head != NULL && cm->writes.head->index <= index) {
+		struct cairn_commit_waiter *w = cm->writes.head;
+		waitq_remove(&cm->writes, w);
+		w->done_cb(w, CAIRN_ENOTLEADER, 0);
+	}
+	assert(last_queued_index(cm) == index);
+	return 0;
+}
+
+int cairn_commit_snapshot_done(struct cairn_commit *cm, uint64_t index)
+{
+	assert(cm->snapshot != 0 && index <= cm->snapshot);
+	/* Storage runs the jobs in order: every batch started before the
+	 * install is done by now. */
+	assert(cm->n_inflight == 0);
+	if (index > cm->applied)
+		cm->applied = index;
+	if (index == cm->snapshot)
+		cm->snapshot = 0;
+	complete_reads(cm);
+	return start_batch(cm);
 }
 
 void cairn_commit_fail_writes(struct cairn_commit *cm, int err)

@@ -21,6 +21,10 @@
  *                  durable on a majority and reads wait for it to apply.
  *   apply waiters  (a confirmed read): completed once applied >= index.
  *
+ * A follower that installs a snapshot jumps: cairn_commit_snapshot_begin()
+ * when the install is handed to storage, cairn_commit_snapshot_done() once
+ * it is durable; applied then becomes the snapshot's index.
+ *
  * The manager knows nothing of sockets or LMDB, so its ordering and waiter
  * rules are unit-tested with a fake ops.apply. Single-threaded: every call
  * comes from the node loop. Errors: 0 or a negative CAIRN_E* code.
@@ -87,8 +91,12 @@ struct cairn_commit_waitq {
 struct cairn_commit {
 	struct cairn_commit_ops ops;
 	/* Invariant: applied < index of every queued entry; queued entries are
-	 * consecutive from applied + 1. */
+	 * consecutive from applied + 1, except while a snapshot is pending:
+	 * then those after the batch in flight continue from snapshot + 1. */
 	uint64_t applied;
+	/* 0, or the index of the newest snapshot install not yet done. While
+	 * set no batch starts (the install must land first). */
+	uint64_t snapshot;
 	struct cairn_raft_entry *queue; /* owned copies, data malloc'd */
 	size_t n_queue;
 	size_t cap_queue;
@@ -131,6 +139,24 @@ void cairn_commit_wait_applied(struct cairn_commit *cm, struct cairn_commit_wait
 /* Give up every write waiter with err (leadership lost: the caller cannot
  * tell whether they will commit). Apply waiters are kept. */
 void cairn_commit_fail_writes(struct cairn_commit *cm, int err);
+
+/* A snapshot through index (index > every entry pushed so far) will
+ * replace the state machine: the caller handed its install to storage
+ * after every apply batch started so far. Queued entries not yet handed to
+ * ops.apply are dropped (the snapshot holds them); a batch in flight
+ * completes as usual. Write waiters at or below index are given up with
+ * CAIRN_ENOTLEADER (outcome unknown: this member no longer follows them).
+ * Until the matching cairn_commit_snapshot_done() no batch starts, and
+ * entries pushed continue from index + 1. A second begin (a newer snapshot
+ * before the first is done) supersedes the first. CAIRN_EINVAL if index is
+ * not above what was pushed; the error that stopped the manager. */
+int cairn_commit_snapshot_begin(struct cairn_commit *cm, uint64_t index);
+
+/* The install of the snapshot through index is durable: applied becomes
+ * index (if higher), apply waiters up to it complete, and once the newest
+ * pending snapshot is done batching resumes. Returns 0 or the error of the
+ * next batch's ops.apply. */
+int cairn_commit_snapshot_done(struct cairn_commit *cm, uint64_t index);
 
 /* True while a batch is in flight or entries are queued. */
 bool cairn_commit_busy(const struct cairn_commit *cm);

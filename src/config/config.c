@@ -29,6 +29,7 @@ enum section_kind {
 enum key {
 	KEY_HEARTBEAT_MS,
 	KEY_ELECTION_TIMEOUT_MS,
+	KEY_LOG_KEEP_ENTRIES,
 	KEY_PEER,
 	KEY_CLIENT,
 	KEY_DATA_DIR,
@@ -41,6 +42,7 @@ static const struct key_spec {
 } keys[KEY_COUNT] = {
 	[KEY_HEARTBEAT_MS] = {"heartbeat_ms", SECTION_CLUSTER},
 	[KEY_ELECTION_TIMEOUT_MS] = {"election_timeout_ms", SECTION_CLUSTER},
+	[KEY_LOG_KEEP_ENTRIES] = {"log_keep_entries", SECTION_CLUSTER},
 	[KEY_PEER] = {"peer", SECTION_NODE},
 	[KEY_CLIENT] = {"client", SECTION_NODE},
 	[KEY_DATA_DIR] = {"data_dir", SECTION_NODE},
@@ -286,8 +288,8 @@ static char *read_line_cb(char *str, int num, void *stream)
 	return clean_line(p, str, len);
 }
 
-static void set_ms(struct parser *p, enum key key, const char *value, uint64_t min, uint64_t max,
-		   uint32_t *out)
+static void set_uint(struct parser *p, enum key key, const char *value, uint64_t min, uint64_t max,
+		     uint32_t *out)
 {
 	uint64_t ms = 0;
 	int rc = parse_u64(value, strlen(value), min, max, &ms);
@@ -392,12 +394,16 @@ static int on_key_cb(void *user, const char *section, const char *name, const ch
 	}
 	switch ((enum key)k) {
 	case KEY_HEARTBEAT_MS:
-		set_ms(p, KEY_HEARTBEAT_MS, value, CAIRN_CONFIG_HEARTBEAT_MS_MIN,
-		       CAIRN_CONFIG_HEARTBEAT_MS_MAX, &p->config->heartbeat_ms);
+		set_uint(p, KEY_HEARTBEAT_MS, value, CAIRN_CONFIG_HEARTBEAT_MS_MIN,
+			 CAIRN_CONFIG_HEARTBEAT_MS_MAX, &p->config->heartbeat_ms);
 		break;
 	case KEY_ELECTION_TIMEOUT_MS:
-		set_ms(p, KEY_ELECTION_TIMEOUT_MS, value, CAIRN_CONFIG_ELECTION_TIMEOUT_MS_MIN,
-		       CAIRN_CONFIG_ELECTION_TIMEOUT_MS_MAX, &p->config->election_timeout_ms);
+		set_uint(p, KEY_ELECTION_TIMEOUT_MS, value, CAIRN_CONFIG_ELECTION_TIMEOUT_MS_MIN,
+			 CAIRN_CONFIG_ELECTION_TIMEOUT_MS_MAX, &p->config->election_timeout_ms);
+		break;
+	case KEY_LOG_KEEP_ENTRIES:
+		set_uint(p, KEY_LOG_KEEP_ENTRIES, value, CAIRN_CONFIG_LOG_KEEP_ENTRIES_MIN,
+			 CAIRN_CONFIG_LOG_KEEP_ENTRIES_MAX, &p->config->log_keep_entries);
 		break;
 	case KEY_PEER:
 		set_addr(p, KEY_PEER, value, &p->node->peer);
@@ -453,6 +459,7 @@ int cairn_config_load(const char *path, struct cairn_config *out, char *err, siz
 	memset(&p, 0, sizeof(p));
 	out->heartbeat_ms = CAIRN_CONFIG_HEARTBEAT_MS_DEFAULT;
 	out->election_timeout_ms = CAIRN_CONFIG_ELECTION_TIMEOUT_MS_DEFAULT;
+	out->log_keep_entries = CAIRN_CONFIG_LOG_KEEP_ENTRIES_DEFAULT;
 	p.path = path;
 	p.config = out;
 	p.err = err;

@@ -1,8 +1,9 @@
 /*
  * config.h - the INI cluster file of the contract, loaded and validated.
  *
- * One file describes the whole cluster: [cluster] timing and one [node N]
- * section per member with its peer address, client address and data dir.
+ * One file describes the whole cluster: [cluster] timing and log retention,
+ * and one [node N] section per member with its peer address, client address
+ * and data dir.
  * cairn_config_load() checks every key and reports the first problem as one
  * line "FILE:LINE: message" naming the key; a config that loads is complete
  * and consistent, so later modules never re-check it. Addresses are parsed
@@ -31,6 +32,13 @@
 #define CAIRN_CONFIG_HEARTBEAT_MS_MAX 30000u
 #define CAIRN_CONFIG_ELECTION_TIMEOUT_MS_MIN 10u
 #define CAIRN_CONFIG_ELECTION_TIMEOUT_MS_MAX 60000u
+
+/* Applied entries kept in the log behind the applied index, for followers
+ * that lag a little (etcd's --snapshot-catchup-entries); one further behind
+ * gets a snapshot. */
+#define CAIRN_CONFIG_LOG_KEEP_ENTRIES_DEFAULT 10000u
+#define CAIRN_CONFIG_LOG_KEEP_ENTRIES_MIN 1u
+#define CAIRN_CONFIG_LOG_KEEP_ENTRIES_MAX 10000000u
 
 /* A config file longer than this is refused rather than read on and on. */
 #define CAIRN_CONFIG_LINES_MAX 10000u
@@ -65,6 +73,8 @@ struct cairn_config {
 	uint32_t heartbeat_ms;
 	/* Invariant: heartbeat_ms < election_timeout_ms. */
 	uint32_t election_timeout_ms;
+	/* [cluster] log_keep_entries: CAIRN_CONFIG_LOG_KEEP_ENTRIES_MIN..MAX. */
+	uint32_t log_keep_entries;
 	/* Invariant: 1 <= node_count <= CAIRN_MEMBERS_MAX; nodes sorted by id,
 	 * ids unique, no address used twice. */
 	size_t node_count;

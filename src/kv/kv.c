@@ -365,6 +365,9 @@ int cairn_kv_apply_in_txn(const struct cairn_kv *kv, MDB_txn *txn,
 		return CAIRN_EINVAL;
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = apply_entry(kv, txn, dbs, &entries[i], &results[i]);
+	if (rc == 0)
+		rc = cairn_storage_meta_put_u64(txn, dbs, CAIRN_META_APPLIED_TERM,
+						entries[n - 1].term);
 	if (rc != 0)
 		return rc;
 	return cairn_storage_meta_put_u64(txn, dbs, CAIRN_META_APPLIED, entries[n - 1].index);
@@ -406,6 +409,168 @@ int cairn_kv_apply(struct cairn_kv *kv, const struct cairn_raft_entry *entries, 
 uint64_t cairn_kv_applied(const struct cairn_kv *kv)
 {
 	return atomic_load(&kv->applied);
+}
+
+struct pos_args {
+	uint64_t index;
+	uint64_t term;
+};
+
+static int pos_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
+{
+	struct pos_args *a = arg;
+	return cairn_storage_applied_pos_in_txn(txn, dbs, &a->index, &a->term);
+}
+
+int cairn_kv_applied_pos(struct cairn_kv *kv, uint64_t *index, uint64_t *term)
+{
+	struct pos_args a = {0, 0};
+	int rv = cairn_storage_read_txn(kv->storage, pos_fn, &a);
+	if (rv == 0) {
+		*index = a.index;
+		*term = a.term;
+	}
+	return rv;
+}
+
+struct cairn_storage *cairn_kv_storage(const struct cairn_kv *kv)
+{
+	return kv->storage;
+}
+
+int cairn_kv_record_check(int db, const uint8_t *key, size_t key_len, const uint8_t *val,
+			  size_t val_len)
+{
+	switch (db) {
+	case CAIRN_KV_DB_KV:
+		if (key_len >= 2 && key_len <= 1 + SHORT_KEY_MAX && key[0] == 0)
+			return val_len <= CAIRN_VALUE_BYTES_MAX ? 0 : CAIRN_EPROTO;
+		if (key_len != LKEY_MAX || key[0] != 1 || val_len < 2)
+			return CAIRN_EPROTO;
+		size_t len = ((size_t)val[0] << 8) | val[1];
+		if (len <= SHORT_KEY_MAX || len > CAIRN_KEY_BYTES_MAX || val_len < 2 + len ||
+		    val_len - 2 - len > CAIRN_VALUE_BYTES_MAX)
+			return CAIRN_EPROTO;
+		/* The stem must be the one the full key maps to. */
+		if (memcmp(key + 1, val + 2, LONG_PREFIX) != 0 ||
+		    cairn_get_be64(key + 1 + LONG_PREFIX) != fnv64(val + 2, len))
+			return CAIRN_EPROTO;
+		return 0;
+	case CAIRN_KV_DB_SESSIONS:
+		if (key_len != 8 || val_len != SESSION_BYTES || cairn_get_be64(key) == 0 ||
+		    cairn_get_be64(val + 8) == 0 || val[16] > CAIRN_KV_BADCMD)
+			return CAIRN_EPROTO;
+		return 0;
+	case CAIRN_KV_DB_SESSIONS_LRU:
+		if (key_len != 8 || val_len != 8 || cairn_get_be64(key) == 0 ||
+		    cairn_get_be64(val) == 0)
+			return CAIRN_EPROTO;
+		return 0;
+	default:
+		return CAIRN_EPROTO;
+	}
+}
+
+int cairn_kv_sessions_check_in_txn(MDB_txn *txn, MDB_dbi sessions, MDB_dbi lru, uint64_t index_max)
+{
+	MDB_stat ss, ls;
+	int rc = mdb_stat(txn, sessions, &ss);
+	if (rc == 0)
+		rc = mdb_stat(txn, lru, &ls);
+	if (rc != 0)
+		return rc;
+	if (ss.ms_entries != ls.ms_entries)
+		return CAIRN_EPROTO;
+	MDB_cursor *c;
+	rc = mdb_cursor_open(txn, lru, &c);
+	if (rc != 0)
+		return rc;
+	MDB_val k, v;
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		if (k.mv_size != 8 || v.mv_size != 8 || cairn_get_be64(k.mv_data) > index_max) {
+			rc = CAIRN_EPROTO; /* a last use after the state's own index */
+			break;
+		}
+		MDB_val sk = v, sv;
+		rc = mdb_get(txn, sessions, &sk, &sv);
+		if (rc == MDB_NOTFOUND ||
+		    (rc == 0 && (sv.mv_size != SESSION_BYTES ||
+				 memcmp((const uint8_t *)sv.mv_data + 8, k.mv_data, 8) != 0)))
+			rc = CAIRN_EPROTO; /* each lru record names its session's last use */
+		if (rc == 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Full keys of the current run of long records sharing a stem, copied
+ * out (pages read in a write transaction may move as it writes). */
+struct key_run {
+	uint8_t stem[LONG_STEM];
+	bool open;
+	size_t n, cap;
+	uint8_t (*keys)[CAIRN_KEY_BYTES_MAX];
+	uint16_t *lens;
+};
+
+static int run_add(struct key_run *r, const uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->lens[i] == len && memcmp(r->keys[i], key, len) == 0)
+			return CAIRN_EPROTO; /* one key stored twice */
+	if (r->n == r->cap) {
+		size_t cap = r->cap == 0 ? 4 : r->cap * 2;
+		void *keys = realloc(r->keys, cap * sizeof(*r->keys));
+		if (keys == NULL)
+			return CAIRN_ENOMEM;
+		r->keys = keys;
+		void *lens = realloc(r->lens, cap * sizeof(*r->lens));
+		if (lens == NULL)
+			return CAIRN_ENOMEM;
+		r->lens = lens;
+		r->cap = cap;
+	}
+	memcpy(r->keys[r->n], key, len);
+	r->lens[r->n] = (uint16_t)len;
+	r->n++;
+	return 0;
+}
+
+int cairn_kv_long_keys_check_in_txn(MDB_txn *txn, MDB_dbi dbi)
+{
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(txn, dbi, &c);
+	if (rc != 0)
+		return rc;
+	struct key_run run = {.open = false};
+	MDB_val k = {1, (void *)(uintptr_t) "\x01"}, v;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); /* long keys sort last */
+	while (rc == 0) {
+		const uint8_t *kp = k.mv_data, *vp = v.mv_data;
+		if (k.mv_size != LKEY_MAX || kp[0] != 1 || v.mv_size < 2) {
+			rc = CAIRN_EPROTO;
+			break;
+		}
+		size_t len = ((size_t)vp[0] << 8) | vp[1];
+		if (len > CAIRN_KEY_BYTES_MAX || v.mv_size < 2 + len) {
+			rc = CAIRN_EPROTO;
+			break;
+		}
+		if (!run.open || memcmp(run.stem, kp, LONG_STEM) != 0) {
+			memcpy(run.stem, kp, LONG_STEM);
+			run.open = true;
+			run.n = 0;
+		}
+		rc = run_add(&run, vp + 2, len);
+		if (rc == 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	free(run.keys);
+	free(run.lens);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 struct get_args {

@@ -2,7 +2,8 @@
  * kv.h - the key-value state machine of cairn and its client sessions.
  *
  * Committed Raft entries are applied in batches: one LMDB transaction (one
- * fsync) per batch applies every command and records the applied index, so a
+ * fsync) per batch applies every command and records the applied index (and
+ * the term of its entry: cairn_kv_applied_pos), so a
  * restart resumes exactly after the last applied entry, never replaying and
  * never skipping one. NOOP entries only advance the applied index.
  *
@@ -133,6 +134,12 @@ int cairn_kv_apply(struct cairn_kv *kv, const struct cairn_raft_entry *entries, 
 
 /* The applied index (atomic: any thread). */
 uint64_t cairn_kv_applied(const struct cairn_kv *kv);
+
+/* The durable applied index and the term of its entry (read from disk;
+ * 0, 0 before anything was applied). Recorded by every apply and by a
+ * snapshot install; for a data dir from before that it is taken from the
+ * log (the entry at the applied index, or the prev position), else 0. */
+int cairn_kv_applied_pos(struct cairn_kv *kv, uint64_t *index, uint64_t *term);
 
 /*
  * Copy the value of key into value (reset first; the caller owns value).

@@ -35,6 +35,7 @@
 #include "cairn/errors.h"
 #include "cairn/limits.h"
 #include "kv/apply.h"
+#include "kv/snap_txn.h"
 #include "storage/txn.h"
 #include "util/log.h"
 
@@ -64,7 +65,16 @@ struct job {
 	bool has_hs;
 	struct cairn_raft_hard_state hs;
 	struct cairn_kv_result *results; /* apply: n slots in this block */
-	/* Outcome, written by the worker before the job moves to done. */
+	/* Snapshot and compaction jobs. */
+	uint64_t index;
+	uint64_t term;
+	uint64_t offset;
+	uint8_t *chunk; /* snap_chunk: chunk_len bytes in this block */
+	size_t chunk_len;
+	/* Outcome, written by the worker before the job moves to done.
+	 * refused: the job's own refusal (not sticky), rewritten by every run
+	 * of its transaction; err is set from it once that committed. */
+	int refused;
 	int err;
 	uint64_t last_index;
 	uint64_t last_term;
@@ -96,18 +106,45 @@ struct cairn_kv_worker {
 	int sticky_err;
 };
 
+static const char *kind_name(uint8_t kind)
+{
+	switch (kind) {
+	case CAIRN_KV_JOB_APPEND:
+		return "append";
+	case CAIRN_KV_JOB_APPLY:
+		return "apply";
+	case CAIRN_KV_JOB_SNAP_CHUNK:
+		return "snapshot chunk";
+	case CAIRN_KV_JOB_SNAP_INSTALL:
+		return "snapshot install";
+	case CAIRN_KV_JOB_COMPACT:
+		return "compact";
+	default:
+		return "?";
+	}
+}
+
 static void note_failure(struct cairn_kv_worker *w, const struct job *j)
 {
 	if (j->err == 0 || w->sticky_err != 0)
 		return;
 	w->sticky_err = j->err;
 	CAIRN_ERROR("storage thread: %s job failed (%s); failing every later job",
-		    j->kind == CAIRN_KV_JOB_APPEND ? "append" : "apply", cairn_strerror(j->err));
+		    kind_name(j->kind), cairn_strerror(j->err));
 }
 
 static size_t job_weight(const struct job *j)
 {
-	return j->payload_bytes + j->n * ENTRY_WEIGHT_BYTES;
+	switch (j->kind) {
+	case CAIRN_KV_JOB_SNAP_CHUNK:
+		return j->chunk_len + ENTRY_WEIGHT_BYTES;
+	case CAIRN_KV_JOB_SNAP_INSTALL:
+		return GROUP_WEIGHT_BYTES_MAX; /* copies the whole state: alone */
+	case CAIRN_KV_JOB_COMPACT:
+		return 64u * ENTRY_WEIGHT_BYTES;
+	default:
+		return j->payload_bytes + j->n * ENTRY_WEIGHT_BYTES;
+	}
 }
 
 /* Mark j failed with err (it had no effect). */
@@ -139,8 +176,10 @@ static int group_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg
 	a->applied = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		struct job *j = a->jobs[i];
-		int rc;
-		if (j->kind == CAIRN_KV_JOB_APPEND) {
+		int rc = 0;
+		j->refused = 0;
+		switch (j->kind) {
+		case CAIRN_KV_JOB_APPEND: {
 			struct cairn_storage_append_batch b = {
 				.entries = j->entries,
 				.n = j->n,
@@ -149,10 +188,34 @@ static int group_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg
 			rc = cairn_storage_append_in_txn(txn, dbs, &b);
 			j->last_index = b.last_index;
 			j->last_term = b.last_term;
-		} else {
+			break;
+		}
+		case CAIRN_KV_JOB_APPLY:
 			rc = cairn_kv_apply_in_txn(a->kv, txn, dbs, j->entries, j->n, j->results);
 			if (rc == 0)
 				a->applied = j->applied = j->entries[j->n - 1].index;
+			break;
+		case CAIRN_KV_JOB_SNAP_CHUNK:
+			rc = cairn_kv_snap_stage_in_txn(txn, dbs, j->index, j->term, j->offset,
+							j->chunk, j->chunk_len, &j->refused);
+			break;
+		case CAIRN_KV_JOB_SNAP_INSTALL:
+			rc = cairn_kv_snap_install_in_txn(txn, dbs, j->index, j->term, &j->refused,
+							  &j->last_index, &j->last_term);
+			if (rc == 0 && j->refused == 0)
+				a->applied = j->applied = j->index;
+			break;
+		case CAIRN_KV_JOB_COMPACT:
+			rc = cairn_storage_drop_prefix_in_txn(txn, dbs, j->index, &j->last_index,
+							      &j->last_term);
+			if (rc == CAIRN_EINVAL) {
+				j->refused = rc; /* nothing written: refuse it alone */
+				rc = 0;
+			}
+			break;
+		default:
+			assert(!"submit admits only known kinds");
+			rc = CAIRN_EINVAL;
 		}
 		if (rc != 0) {
 			a->failed_at = i;
@@ -190,8 +253,14 @@ static void run_group(struct cairn_kv_worker *w, struct job **jobs, size_t n)
 		if (rv == 0) {
 			if (a.applied != 0)
 				cairn_kv_publish_applied(w->kv, a.applied);
-			for (; i < end; i++)
-				jobs[i]->err = 0;
+			for (; i < end; i++) {
+				jobs[i]->err = jobs[i]->refused;
+				if (jobs[i]->err != 0) {
+					jobs[i]->last_index = 0;
+					jobs[i]->last_term = 0;
+					jobs[i]->applied = cairn_kv_applied(w->kv);
+				}
+			}
 			end = n;
 			continue;
 		}
@@ -337,15 +406,17 @@ int cairn_kv_worker_start(struct cairn_kv_worker **out, struct cairn_storage *s,
 	return 0;
 }
 
-/* One block: job, entries[n], results[n] (apply), payloads. */
-static struct job *job_new(uint8_t kind, const struct cairn_raft_entry *entries, size_t n)
+/* One block: job, entries[n], results[n] (apply), payloads, then
+ * extra_bytes (a snapshot chunk). */
+static struct job *job_new(uint8_t kind, const struct cairn_raft_entry *entries, size_t n,
+			   size_t extra_bytes)
 {
 	size_t payload_bytes = 0;
 	for (size_t i = 0; i < n; i++)
 		payload_bytes += entries[i].len; /* each <= CAIRN_ENTRY_BYTES_MAX */
 	size_t results_bytes = kind == CAIRN_KV_JOB_APPLY ? n * sizeof(struct cairn_kv_result) : 0;
 	size_t bytes = sizeof(struct job) + n * sizeof(struct cairn_raft_entry) + results_bytes +
-		       payload_bytes;
+		       payload_bytes + extra_bytes;
 	struct job *j = malloc(bytes);
 	if (j == NULL)
 		return NULL;
@@ -366,29 +437,13 @@ static struct job *job_new(uint8_t kind, const struct cairn_raft_entry *entries,
 		j->entries[i].data = p;
 		p += entries[i].len;
 	}
+	j->chunk = extra_bytes > 0 ? p : NULL;
 	return j;
 }
 
-static int submit(struct cairn_kv_worker *w, uint8_t kind, const struct cairn_raft_entry *entries,
-		  size_t n, const struct cairn_raft_hard_state *hs, void *data)
+/* Queue j (owner thread). */
+static void enqueue(struct cairn_kv_worker *w, struct job *j)
 {
-	if (w->stopped)
-		return CAIRN_ESTOPPED;
-	if (w->in_flight >= w->jobs_max)
-		return CAIRN_EFULL;
-	if (n > JOB_ENTRIES_MAX || (n > 0 && entries == NULL))
-		return CAIRN_EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (entries[i].len > CAIRN_ENTRY_BYTES_MAX)
-			return CAIRN_ETOOBIG;
-	struct job *j = job_new(kind, entries, n);
-	if (j == NULL)
-		return CAIRN_ENOMEM;
-	j->data = data;
-	if (hs != NULL) {
-		j->has_hs = true;
-		j->hs = *hs;
-	}
 	w->in_flight++;
 	assert(w->in_flight <= w->jobs_max);
 	pthread_mutex_lock(&w->mu);
@@ -399,7 +454,80 @@ static int submit(struct cairn_kv_worker *w, uint8_t kind, const struct cairn_ra
 	w->todo_tail = j;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+}
+
+static int can_submit(const struct cairn_kv_worker *w)
+{
+	if (w->stopped)
+		return CAIRN_ESTOPPED;
+	if (w->in_flight >= w->jobs_max)
+		return CAIRN_EFULL;
 	return 0;
+}
+
+static int submit(struct cairn_kv_worker *w, uint8_t kind, const struct cairn_raft_entry *entries,
+		  size_t n, const struct cairn_raft_hard_state *hs, void *data)
+{
+	int rv = can_submit(w);
+	if (rv != 0)
+		return rv;
+	if (n > JOB_ENTRIES_MAX || (n > 0 && entries == NULL))
+		return CAIRN_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (entries[i].len > CAIRN_ENTRY_BYTES_MAX)
+			return CAIRN_ETOOBIG;
+	struct job *j = job_new(kind, entries, n, 0);
+	if (j == NULL)
+		return CAIRN_ENOMEM;
+	j->data = data;
+	if (hs != NULL) {
+		j->has_hs = true;
+		j->hs = *hs;
+	}
+	enqueue(w, j);
+	return 0;
+}
+
+/* A snapshot or compaction job (no entries). */
+static int submit_snap(struct cairn_kv_worker *w, uint8_t kind, uint64_t index, uint64_t term,
+		       uint64_t offset, const uint8_t *chunk, size_t len, void *data)
+{
+	int rv = can_submit(w);
+	if (rv != 0)
+		return rv;
+	if (len > CAIRN_SNAPSHOT_CHUNK_BYTES)
+		return CAIRN_ETOOBIG;
+	if (len > 0 && chunk == NULL)
+		return CAIRN_EINVAL;
+	struct job *j = job_new(kind, NULL, 0, len);
+	if (j == NULL)
+		return CAIRN_ENOMEM;
+	j->data = data;
+	j->index = index;
+	j->term = term;
+	j->offset = offset;
+	j->chunk_len = len;
+	if (len > 0)
+		memcpy(j->chunk, chunk, len);
+	enqueue(w, j);
+	return 0;
+}
+
+int cairn_kv_worker_snap_chunk(struct cairn_kv_worker *w, uint64_t index, uint64_t term,
+			       uint64_t offset, const uint8_t *chunk, size_t len, void *data)
+{
+	return submit_snap(w, CAIRN_KV_JOB_SNAP_CHUNK, index, term, offset, chunk, len, data);
+}
+
+int cairn_kv_worker_snap_install(struct cairn_kv_worker *w, uint64_t index, uint64_t term,
+				 void *data)
+{
+	return submit_snap(w, CAIRN_KV_JOB_SNAP_INSTALL, index, term, 0, NULL, 0, data);
+}
+
+int cairn_kv_worker_compact(struct cairn_kv_worker *w, uint64_t index, void *data)
+{
+	return submit_snap(w, CAIRN_KV_JOB_COMPACT, index, 0, 0, NULL, 0, data);
 }
 
 int cairn_kv_worker_append(struct cairn_kv_worker *w, const struct cairn_raft_entry *entries,

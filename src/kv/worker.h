@@ -3,16 +3,19 @@
  * event loop (DESIGN.md principle 3).
  *
  * One pthread consumes a bounded FIFO of jobs and runs them strictly in
- * order: append (entries + hard state of one Ready) and apply (a batch of
+ * order: append (entries + hard state of one Ready), apply (a batch of
  * committed entries to the key-value state machine, with the applied
- * index). Every job queued when the thread wakes up (while the previous
- * sync ran), appends and applies interleaved, runs in ONE transaction with
+ * index), and the snapshot and compaction jobs (below: a chunk of a
+ * received snapshot, its install, a log compaction). Every job queued when
+ * the thread wakes up (while the previous sync ran), of every kind
+ * interleaved, runs in ONE transaction with
  * one fsync (group commit; at most 256 jobs and about 32 MiB per group), in
  * submission order: an apply sees the entries and hard state of every job
  * before it. Each job still gets its own completion, sent only once the
- * transaction is durable, and cairn_kv_applied() moves only then. A bad job
- * in a group (a gap, an apply out of order) fails alone, with every job
- * after it; the jobs before it are committed as if it had not been there.
+ * transaction is durable, and cairn_kv_applied() moves only then. A bad
+ * append or apply in a group (a gap, an apply out of order) fails alone,
+ * with every job after it; the jobs before it are committed as if it had
+ * not been there.
  * Each finished job becomes a completion on a done list and the caller's
  * notify_cb is called from the worker thread (in cairnd it calls
  * uv_async_send; it must be thread-safe and must not call back into the
@@ -31,9 +34,10 @@
  *
  * Submitting never blocks on the disk: it copies the entries (payloads too:
  * the Ready's memory dies at cairn_raft_advance) and returns CAIRN_EFULL when
- * jobs_max jobs are queued, running or completed but not yet drained. After a
- * job fails, every later job fails with the same error without touching the
- * disk, so nothing is ever persisted out of order.
+ * jobs_max jobs are queued, running or completed but not yet drained. After
+ * an append or apply fails, every later job fails with the same error
+ * without touching the disk, so nothing is ever persisted out of order. (The
+ * refusals of the snapshot and compaction jobs, below, are not sticky.)
  *
  * Threads: submit, drain, stop and destroy are called from one thread (the
  * owner); notify_cb runs on the worker thread.
@@ -53,6 +57,9 @@
 enum cairn_kv_job_kind {
 	CAIRN_KV_JOB_APPEND = 1,
 	CAIRN_KV_JOB_APPLY = 2,
+	CAIRN_KV_JOB_SNAP_CHUNK = 3,
+	CAIRN_KV_JOB_SNAP_INSTALL = 4,
+	CAIRN_KV_JOB_COMPACT = 5,
 };
 
 /* A finished job, handed to the drain callback. Valid only during it. */
@@ -70,6 +77,11 @@ struct cairn_kv_done {
 	const struct cairn_kv_result *results;
 	size_t n_results;
 	uint64_t applied;
+	/* SNAP_INSTALL, err == 0: applied is the snapshot's index, and
+	 * last_index / last_term the log's last after the install (the
+	 * snapshot's index and term when the log was dropped whole).
+	 * COMPACT, err == 0: last_index / last_term are the log's prev
+	 * position after it (the compaction point and its term). */
 };
 
 typedef void (*cairn_kv_notify_cb)(void *arg);
@@ -104,6 +116,45 @@ int cairn_kv_worker_append(struct cairn_kv_worker *w, const struct cairn_raft_en
  * returns as cairn_kv_worker_append. */
 int cairn_kv_worker_apply(struct cairn_kv_worker *w, const struct cairn_raft_entry *entries,
 			  size_t n, void *data);
+
+/*
+ * Snapshot import and compaction (snap_txn.h has the details). These jobs
+ * run in FIFO order with appends and applies and share their transactions.
+ * A refusal (bad input, below) fails that job alone: it is not sticky, the
+ * jobs after it run normally. Only disk errors stay sticky. A crash leaves
+ * either the state before a job or after it: staging lives in databases of
+ * its own, and an install is one transaction.
+ *
+ * snap_chunk: stage chunk[0..len) (copied; len <= CAIRN_SNAPSHOT_CHUNK_BYTES
+ * else CAIRN_ETOOBIG at submit) of the snapshot (index, term), at byte
+ * offset of its stream; offset 0 starts a new staging, discarding any other.
+ * Refusals, discarding the staging: CAIRN_EPROTO (malformed chunk, records
+ * out of order), CAIRN_EINVAL (offset not the staged end, (index, term) not
+ * the staged one, a chunk after the final one).
+ */
+int cairn_kv_worker_snap_chunk(struct cairn_kv_worker *w, uint64_t index, uint64_t term,
+			       uint64_t offset, const uint8_t *chunk, size_t len, void *data);
+
+/*
+ * snap_install: in one transaction, kv/sessions/sessions_lru become the
+ * staged state, applied = index with term, the log follows (index, term)
+ * (entries through index dropped if the log holds term at index, else the
+ * whole log), the prev position becomes (index, term), the stored hard
+ * state's commit is raised to index, the staging is cleared. Refusals:
+ * CAIRN_EINVAL (not fully staged for (index, term), or index below the
+ * applied index; nothing changes), CAIRN_EPROTO (the staged state does not
+ * hold together: sessions vs their lru records, a session used after
+ * index, a user key stored twice; staging discarded). cairn_kv_applied() moves to index once
+ * durable.
+ */
+int cairn_kv_worker_snap_install(struct cairn_kv_worker *w, uint64_t index, uint64_t term,
+				 void *data);
+
+/* compact: drop the log entries through index (cairn_storage_drop_prefix
+ * semantics). Refusal: CAIRN_EINVAL when index is above the applied index
+ * or the log's last at its turn. An index at or below the prev position is
+ * a no-op. */
+int cairn_kv_worker_compact(struct cairn_kv_worker *w, uint64_t index, void *data);
 
 /* Every job queued now is wanted now: if the thread is waiting for company
  * for queued applies, it starts them at once. No-op when nothing is

@@ -317,6 +317,11 @@ static int rd_raft_fields(struct rd *r, struct cairn_proto_peer *out)
 		return rv != 0 ? rv : rd_u64(r, &m->read_seq);
 	case CAIRN_RAFT_MSG_TIMEOUT_NOW:
 		return 0;
+	case CAIRN_RAFT_MSG_SNAPSHOT:
+		rv = rd_u64(r, &m->prev_index);
+		if (rv == 0)
+			rv = rd_u64(r, &m->prev_term);
+		return rv != 0 ? rv : rd_u64(r, &m->commit);
 	default:
 		assert(!"unreachable: type checked by the caller");
 		return CAIRN_EPROTO;
@@ -339,6 +344,54 @@ static int rd_hello(struct rd *r, uint32_t n, struct cairn_proto_hello *h)
 	return rv;
 }
 
+static int rd_snap_chunk(struct rd *r, uint32_t n, struct cairn_proto_snap_chunk *c)
+{
+	if (n != CAIRN_PROTO__SNAP_CHUNK_ELEMS)
+		return fail(r, "snap-chunk: wrong element count");
+	int rv = rd_node_id(r, &c->from);
+	if (rv == 0)
+		rv = rd_node_id(r, &c->to);
+	if (rv == 0)
+		rv = rd_u64(r, &c->term);
+	if (rv == 0)
+		rv = rd_u64(r, &c->snap_index);
+	if (rv == 0 && c->snap_index == 0)
+		rv = fail(r, "snap-chunk: snapshot index 0");
+	if (rv == 0)
+		rv = rd_u64(r, &c->snap_term);
+	if (rv == 0 && (c->snap_term == 0 || c->snap_term > c->term))
+		rv = fail(r, "snap-chunk: snapshot term out of range");
+	if (rv == 0)
+		rv = rd_u64(r, &c->offset);
+	if (rv == 0)
+		rv = rd_bool(r, &c->last);
+	if (rv == 0)
+		rv = rd_bin(r, 0, CAIRN_SNAPSHOT_CHUNK_BYTES, &c->data);
+	if (rv == 0 && c->offset > UINT64_MAX - c->data.len)
+		rv = fail(r, "snap-chunk: offset overflows");
+	return rv;
+}
+
+static int rd_snap_ack(struct rd *r, uint32_t n, struct cairn_proto_snap_ack *a)
+{
+	if (n != CAIRN_PROTO__SNAP_ACK_ELEMS)
+		return fail(r, "snap-ack: wrong element count");
+	int rv = rd_node_id(r, &a->from);
+	if (rv == 0)
+		rv = rd_node_id(r, &a->to);
+	if (rv == 0)
+		rv = rd_u64(r, &a->term);
+	if (rv == 0)
+		rv = rd_u64(r, &a->snap_index);
+	if (rv == 0 && a->snap_index == 0)
+		rv = fail(r, "snap-ack: snapshot index 0");
+	if (rv == 0)
+		rv = rd_u64(r, &a->offset_next);
+	if (rv == 0)
+		rv = rd_bool(r, &a->ok);
+	return rv;
+}
+
 int cairn_proto_decode_peer(const uint8_t *frame, size_t len, struct cairn_proto_peer *out)
 {
 	struct rd r;
@@ -346,12 +399,18 @@ int cairn_proto_decode_peer(const uint8_t *frame, size_t len, struct cairn_proto
 	uint64_t type;
 	out->type = 0;
 	memset(&out->hello, 0, sizeof out->hello);
+	memset(&out->chunk, 0, sizeof out->chunk);
+	memset(&out->ack, 0, sizeof out->ack);
 	memset(&out->msg, 0, sizeof out->msg);
 	int rv = rd_begin(&r, frame, len, &n, &type);
 	if (rv != 0)
 		goto out;
 	if (type == CAIRN_PROTO_HELLO) {
 		rv = rd_hello(&r, n, &out->hello);
+	} else if (type == CAIRN_PROTO_SNAP_CHUNK) {
+		rv = rd_snap_chunk(&r, n, &out->chunk);
+	} else if (type == CAIRN_PROTO_SNAP_ACK) {
+		rv = rd_snap_ack(&r, n, &out->ack);
 	} else if (type >= CAIRN_RAFT_MSG_TYPE_MIN && type <= CAIRN_RAFT_MSG_TYPE_MAX) {
 		struct cairn_raft_msg *m = &out->msg;
 		m->type = (uint8_t)type;

@@ -175,6 +175,11 @@ static void enc_raft_fields(struct enc *e, const struct cairn_raft_msg *m)
 		break;
 	case CAIRN_RAFT_MSG_TIMEOUT_NOW:
 		break;
+	case CAIRN_RAFT_MSG_SNAPSHOT:
+		enc_u64(e, m->prev_index);
+		enc_u64(e, m->prev_term);
+		enc_u64(e, m->commit);
+		break;
 	default:
 		assert(!"unreachable: type checked by the caller");
 	}
@@ -194,6 +199,44 @@ int cairn_proto_encode_raft(struct cairn_buf *b, const struct cairn_raft_msg *m)
 	enc_u64(&e, m->to);
 	enc_u64(&e, m->term);
 	enc_raft_fields(&e, m);
+	return enc_end(&e);
+}
+
+int cairn_proto_encode_snap_chunk(struct cairn_buf *b, const struct cairn_proto_snap_chunk *c)
+{
+	if (!node_id_ok(c->from) || !node_id_ok(c->to))
+		return CAIRN_EINVAL;
+	if (c->snap_index == 0 || c->snap_term == 0 || c->snap_term > c->term)
+		return CAIRN_EINVAL;
+	if (!bytes_ok(&c->data, 0, CAIRN_SNAPSHOT_CHUNK_BYTES))
+		return CAIRN_EINVAL;
+	if (c->offset > UINT64_MAX - c->data.len)
+		return CAIRN_EINVAL;
+	struct enc e;
+	enc_begin(&e, b, CAIRN_PROTO__SNAP_CHUNK_ELEMS, CAIRN_PROTO_SNAP_CHUNK);
+	enc_u64(&e, c->from);
+	enc_u64(&e, c->to);
+	enc_u64(&e, c->term);
+	enc_u64(&e, c->snap_index);
+	enc_u64(&e, c->snap_term);
+	enc_u64(&e, c->offset);
+	enc_bool(&e, c->last);
+	enc_bin(&e, c->data.data, c->data.len);
+	return enc_end(&e);
+}
+
+int cairn_proto_encode_snap_ack(struct cairn_buf *b, const struct cairn_proto_snap_ack *a)
+{
+	if (!node_id_ok(a->from) || !node_id_ok(a->to) || a->snap_index == 0)
+		return CAIRN_EINVAL;
+	struct enc e;
+	enc_begin(&e, b, CAIRN_PROTO__SNAP_ACK_ELEMS, CAIRN_PROTO_SNAP_ACK);
+	enc_u64(&e, a->from);
+	enc_u64(&e, a->to);
+	enc_u64(&e, a->term);
+	enc_u64(&e, a->snap_index);
+	enc_u64(&e, a->offset_next);
+	enc_bool(&e, a->ok);
 	return enc_end(&e);
 }
 

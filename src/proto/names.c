@@ -16,6 +16,7 @@ const uint8_t cairn_proto__raft_elems[CAIRN_RAFT_MSG_TYPE_MAX + 1] = {
 	[CAIRN_RAFT_MSG_HEARTBEAT] = 6, /* from, to, term, commit, read_seq */
 	[CAIRN_RAFT_MSG_HEARTBEAT_REPLY] = 6, /* from, to, term, reject, read_seq */
 	[CAIRN_RAFT_MSG_TIMEOUT_NOW] = 4,     /* from, to, term */
+	[CAIRN_RAFT_MSG_SNAPSHOT] = 7,        /* from, to, term, prev_index, prev_term, commit */
 };
 
 const uint8_t cairn_proto__request_elems[CAIRN_PROTO_STATUS - CAIRN_PROTO_GET + 1] = {
@@ -51,15 +52,19 @@ const char *cairn_proto_code_name(int code)
 const char *cairn_proto_type_name(int type)
 {
 	static const char *const raft[] = {
-		"prevote",    "prevote-reply",   "vote",
-		"vote-reply", "append",          "append-reply",
-		"heartbeat",  "heartbeat-reply", "timeout-now",
+		"prevote",     "prevote-reply", "vote",      "vote-reply",
+		"append",      "append-reply",  "heartbeat", "heartbeat-reply",
+		"timeout-now", "snapshot",
 	};
 	if (type >= CAIRN_RAFT_MSG_TYPE_MIN && type <= CAIRN_RAFT_MSG_TYPE_MAX)
 		return raft[type - CAIRN_RAFT_MSG_TYPE_MIN];
 	switch (type) {
 	case CAIRN_PROTO_HELLO:
 		return "hello";
+	case CAIRN_PROTO_SNAP_CHUNK:
+		return "snap-chunk";
+	case CAIRN_PROTO_SNAP_ACK:
+		return "snap-ack";
 	case CAIRN_PROTO_GET:
 		return "get";
 	case CAIRN_PROTO_PUT:

@@ -29,7 +29,21 @@
  *   HEARTBEAT      [7, from, to, term, commit, read_seq]
  *   HEARTBEAT_REPLY [8, from, to, term, reject bool, read_seq]
  *   TIMEOUT_NOW    [9, from, to, term]
+ *   SNAPSHOT       [10, from, to, term, prev_index, prev_term, commit]
  *   The type numbers are those of enum cairn_raft_msg_type (cairn/raft.h).
+ *
+ *   The state machine's state behind a SNAPSHOT travels in its own frames,
+ *   one chunk at a time, each acknowledged before the next is sent:
+ *   SNAP_CHUNK     [17, from, to, term, snap_index, snap_term, offset u,
+ *                   last bool, data bin]
+ *                  bytes offset .. offset + len(data) of the state at
+ *                  snap_index (whose term is snap_term); last: no more
+ *                  follow. 1 <= snap_term <= term, snap_index >= 1,
+ *                  len(data) <= CAIRN_SNAPSHOT_CHUNK_BYTES, offset + len
+ *                  does not overflow.
+ *   SNAP_ACK       [18, from, to, term, snap_index, offset_next u, ok bool]
+ *                  ok: every byte before offset_next is kept; not ok: the
+ *                  chunk at offset_next was refused (the sender gives up).
  *
  * Client port, requests (client to member). id is any u64 chosen by the
  * client and echoed in the reply; requests on one connection are pipelined
@@ -97,8 +111,9 @@
 #include "cairn/raft.h"
 #include "util/buf.h"
 
-/* Bumped on any incompatible change; a HELLO with another version is refused. */
-#define CAIRN_PROTO_VERSION 1u
+/* Bumped on any incompatible change; a HELLO with another version is refused.
+ * 2: SNAPSHOT, SNAP_CHUNK and SNAP_ACK, which a version 1 member would refuse. */
+#define CAIRN_PROTO_VERSION 2u
 
 /* Bytes of the length prefix in front of every frame. */
 #define CAIRN_PROTO_PREFIX_BYTES 4u
@@ -113,8 +128,10 @@
 #define CAIRN_PROTO_APPEND_ENTRIES_MAX CAIRN_APPEND_ENTRIES_MAX
 
 enum cairn_proto_type {
-	/* Peer port: 1..9 are enum cairn_raft_msg_type, unchanged. */
+	/* Peer port: 1..10 are enum cairn_raft_msg_type, unchanged. */
 	CAIRN_PROTO_HELLO = 16,
+	CAIRN_PROTO_SNAP_CHUNK = 17,
+	CAIRN_PROTO_SNAP_ACK = 18,
 	/* Client port, requests. */
 	CAIRN_PROTO_GET = 32,
 	CAIRN_PROTO_PUT = 33,
@@ -158,7 +175,7 @@ int cairn_proto_frame_split(const uint8_t *p, size_t avail, size_t *body_len);
 
 /* "ok", "not-found", ... ; "unknown" for any other value. Never NULL. */
 const char *cairn_proto_code_name(int code);
-/* "hello", "get", ..., the Raft names for 1..9; "unknown" otherwise. */
+/* "hello", "get", ..., the Raft names for 1..10; "unknown" otherwise. */
 const char *cairn_proto_type_name(int type);
 
 /* A borrowed byte string: len bytes at data (data may be NULL when len == 0). */
@@ -175,12 +192,36 @@ struct cairn_proto_hello {
 	uint64_t node_id;    /* the sender, 1..CAIRN_NODE_ID_MAX */
 };
 
+/* One piece of a snapshot's state (SNAP_CHUNK). */
+struct cairn_proto_snap_chunk {
+	uint64_t from;
+	uint64_t to;
+	uint64_t term;                 /* the sender's current term */
+	uint64_t snap_index;           /* the last index the state includes, >= 1 */
+	uint64_t snap_term;            /* its term, 1..term */
+	uint64_t offset;               /* of data[0] in the whole state */
+	bool last;                     /* the final chunk */
+	struct cairn_proto_bytes data; /* 0..CAIRN_SNAPSHOT_CHUNK_BYTES bytes */
+};
+
+/* The answer to one SNAP_CHUNK (SNAP_ACK). */
+struct cairn_proto_snap_ack {
+	uint64_t from;
+	uint64_t to;
+	uint64_t term;
+	uint64_t snap_index;  /* echoed from the chunk, >= 1 */
+	uint64_t offset_next; /* ok: bytes kept so far; else the refused offset */
+	bool ok;
+};
+
 /* A decoded peer frame. Large (the entries arena): allocate it once per
  * connection or loop, not per frame. */
 struct cairn_proto_peer {
-	uint8_t type;                   /* CAIRN_PROTO_HELLO or an enum cairn_raft_msg_type */
-	struct cairn_proto_hello hello; /* type == HELLO */
-	struct cairn_raft_msg msg;      /* otherwise; fields not on the wire are 0 */
+	uint8_t type;                        /* HELLO, SNAP_CHUNK, SNAP_ACK or a Raft type */
+	struct cairn_proto_hello hello;      /* type == HELLO */
+	struct cairn_proto_snap_chunk chunk; /* type == SNAP_CHUNK; data points into the frame */
+	struct cairn_proto_snap_ack ack;     /* type == SNAP_ACK */
+	struct cairn_raft_msg msg;           /* Raft types; fields not on the wire are 0 */
 	/* Arena for msg.entries (APPEND): msg.entries points here, and each
 	 * entry's data points into the frame. */
 	struct cairn_raft_entry entries[CAIRN_PROTO_APPEND_ENTRIES_MAX];
@@ -197,10 +238,16 @@ int cairn_proto_encode_hello(struct cairn_buf *b, const struct cairn_proto_hello
  * CAIRN_EINVAL. */
 int cairn_proto_encode_raft(struct cairn_buf *b, const struct cairn_raft_msg *m);
 
-/* Decode a peer frame body (HELLO or any Raft message) into *out. Returns 0
- * or CAIRN_EPROTO (out->why says why; the other fields are then
- * meaningless). Entry payloads point into frame: valid while frame lives.
- * Besides shapes and limits it checks what must hold of any Raft message:
+/* Append a SNAP_CHUNK frame. Fields out of the limits above: CAIRN_EINVAL. */
+int cairn_proto_encode_snap_chunk(struct cairn_buf *b, const struct cairn_proto_snap_chunk *c);
+
+/* Append a SNAP_ACK frame. Node ids out of range, snap_index 0: CAIRN_EINVAL. */
+int cairn_proto_encode_snap_ack(struct cairn_buf *b, const struct cairn_proto_snap_ack *a);
+
+/* Decode a peer frame body (HELLO, SNAP_CHUNK, SNAP_ACK or any Raft message)
+ * into *out. Returns 0 or CAIRN_EPROTO (out->why says why; the other fields
+ * are then meaningless). Entry payloads and chunk data point into frame:
+ * valid while frame lives. Besides shapes and limits it checks what must hold of any Raft message:
  * entry terms do not decrease and do not exceed the message's term, NOOP
  * entries are empty, indexes do not overflow. */
 int cairn_proto_decode_peer(const uint8_t *frame, size_t len, struct cairn_proto_peer *out);

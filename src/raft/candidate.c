@@ -156,6 +156,7 @@ int raft_step_candidate(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	switch (m->type) {
 	case CAIRN_RAFT_MSG_APPEND:
 	case CAIRN_RAFT_MSG_HEARTBEAT:
+	case CAIRN_RAFT_MSG_SNAPSHOT:
 		/* A leader of our term exists (§5.2): follow it. Its message
 		 * is the leader contact that restarts the election timer. */
 		raft_become_follower(r, m->term, m->from);

@@ -8,6 +8,8 @@
  * cairn/raft.h) so the leader can skip a whole conflicting term per round
  * trip instead of one entry (§5.3, "optimization"). Every acknowledgement
  * goes out only after this member's log is durable (msgs_after_persist).
+ * A SNAPSHOT (Figure 13) replaces the log up to its last index with the
+ * leader's state machine state, which the caller installs.
  */
 #include <assert.h>
 
@@ -115,6 +117,25 @@ int raft_handle_append(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	return 0;
 }
 
+/* Figure 13 InstallSnapshot receiver; the caller holds the state aside. */
+void raft_handle_snapshot(struct cairn_raft *r, const struct cairn_raft_msg *m)
+{
+	assert(m->term == r->term);
+	assert(r->leader == m->from);
+	struct raft_log *l = &r->log;
+	if (m->prev_index <= l->commit) {
+		/* We hold all of it already (committed entries match every
+		 * leader's log, §5.4): nothing to install. */
+		reply_append(r, m, false, l->commit, 0, 0);
+		return;
+	}
+	raft_log_install(l, m->prev_index, m->prev_term);
+	r->snap_pending = true;
+	r->snap_index = m->prev_index;
+	r->snap_term = m->prev_term;
+	reply_append(r, m, false, m->prev_index, 0, 0);
+}
+
 /* The leader caps a heartbeat's commit at what it knows we hold. */
 void raft_handle_heartbeat(struct cairn_raft *r, const struct cairn_raft_msg *m)
 {
@@ -144,6 +165,11 @@ int raft_step_follower(struct cairn_raft *r, const struct cairn_raft_msg *m)
 		r->leader = m->from;
 		raft_reset_election_timer(r);
 		raft_handle_heartbeat(r, m);
+		return 0;
+	case CAIRN_RAFT_MSG_SNAPSHOT:
+		r->leader = m->from;
+		raft_reset_election_timer(r);
+		raft_handle_snapshot(r, m);
 		return 0;
 	case CAIRN_RAFT_MSG_PREVOTE:
 	case CAIRN_RAFT_MSG_VOTE:

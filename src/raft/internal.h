@@ -102,6 +102,10 @@ struct cairn_raft {
 	size_t n_reads_dropped;
 	size_t cap_reads_dropped;
 	struct cairn_raft_hard_state hs_handed; /* last hard state handed out */
+	/* A snapshot installed by a SNAPSHOT, for the next Ready. */
+	bool snap_pending;
+	uint64_t snap_index;
+	uint64_t snap_term;
 
 	/* Between cairn_raft_ready() and cairn_raft_advance(): what that
 	 * Ready handed out. Nothing may change the core meanwhile. */
@@ -128,6 +132,7 @@ void raft_become_follower(struct cairn_raft *r, uint64_t term, uint64_t leader);
 int raft_step_follower(struct cairn_raft *r, const struct cairn_raft_msg *m);
 void raft_tick_follower(struct cairn_raft *r);
 int raft_handle_append(struct cairn_raft *r, const struct cairn_raft_msg *m);
+void raft_handle_snapshot(struct cairn_raft *r, const struct cairn_raft_msg *m);
 void raft_handle_heartbeat(struct cairn_raft *r, const struct cairn_raft_msg *m);
 
 /* candidate.c */
@@ -149,5 +154,8 @@ int raft_leader_propose(struct cairn_raft *r, const void *data, uint32_t len, ui
 int raft_leader_read_index(struct cairn_raft *r, uint64_t ctx);
 void raft_leader_flush(struct cairn_raft *r);
 int raft_leader_transfer(struct cairn_raft *r, uint64_t target);
+void raft_leader_snapshot_failed(struct cairn_raft *r, uint64_t peer);
+/* Assert the invariants of every progress against the log. */
+void raft_leader_check(const struct cairn_raft *r);
 
 #endif

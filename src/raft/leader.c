@@ -9,6 +9,13 @@
  * committed indirectly. The leader's own log counts only through the index
  * the caller reported persisted. Each new leader appends a no-op so it can
  * commit, learn the commit index, and start serving reads.
+ *
+ * A follower that needs an entry compacted away (at or before the log's
+ * prev_index) gets a SNAPSHOT request instead (Figure 13); the caller
+ * fills in the state it sends. Until that follower acknowledges it, no
+ * entries go there; a transfer that failed or took an election timeout is
+ * asked for again after the follower's next heartbeat answer, and one
+ * answered below what we compacted meanwhile at once.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -35,8 +42,19 @@ static bool send_append(struct cairn_raft *r, struct raft_progress *pr, bool all
 	uint64_t last = raft_log_last_index(l);
 	uint64_t prev = pr->next - 1;
 	uint64_t prev_term = 0;
-	if (!raft_log_term(l, prev, &prev_term))
-		return false; /* before our log's start: would need a snapshot */
+	if (!raft_log_term(l, prev, &prev_term)) {
+		/* Compacted away: the follower needs the state machine. */
+		assert(prev < l->prev_index);
+		struct cairn_raft_msg m = {
+			.type = CAIRN_RAFT_MSG_SNAPSHOT,
+			.to = pr->id,
+			.term = r->term,
+			.commit = l->commit,
+		};
+		raft_send(r, &m);
+		raft_progress_become_snapshot(pr, l->prev_index);
+		return true;
+	}
 	uint32_t n = 0;
 	uint64_t bytes = 0;
 	for (uint64_t i = pr->next; i <= last && n < r->max_entries_per_msg; i++) {
@@ -416,6 +434,21 @@ static void handle_append_reply(struct cairn_raft *r, struct raft_progress *pr,
 	}
 	if (raft_progress_acked(pr, m->index))
 		maybe_commit(r);
+	if (pr->state == RAFT_PR_SNAPSHOT) {
+		/* Resume once what follows match is still in our log. Below
+		 * the log's start now but at or past where it started when
+		 * we asked: this answers the snapshot, which we compacted
+		 * past meanwhile; ask again at once. Below that it answers
+		 * an older AppendEntries: keep waiting. */
+		if (pr->match < r->log.prev_index) {
+			if (pr->match >= pr->snapshot_floor) {
+				raft_progress_become_probe(pr);
+				send_append(r, pr, true);
+			}
+			return;
+		}
+		raft_progress_become_replicate(pr);
+	}
 	if (r->transfer_target == pr->id && pr->match == last) {
 		send_timeout_now(r, pr->id);
 		return;
@@ -489,8 +522,39 @@ void raft_tick_leader(struct cairn_raft *r)
 			return;
 		}
 	}
+	for (size_t i = 0; i < r->n_members; i++) {
+		struct raft_progress *pr = &r->prs[i];
+		/* The SNAPSHOT or its answer may be lost: never wait forever. */
+		if (pr->state == RAFT_PR_SNAPSHOT && ++pr->snapshot_elapsed >= r->election_ticks)
+			raft_progress_snapshot_abort(pr);
+	}
 	if (r->heartbeat_elapsed >= r->heartbeat_ticks) {
 		r->heartbeat_elapsed = 0;
 		broadcast_heartbeat(r);
+	}
+}
+
+void raft_leader_snapshot_failed(struct cairn_raft *r, uint64_t peer)
+{
+	assert(r->role == CAIRN_RAFT_LEADER);
+	size_t slot = raft_slot(r, peer);
+	if (slot == r->n_members || peer == r->id)
+		return;
+	struct raft_progress *pr = &r->prs[slot];
+	if (pr->state == RAFT_PR_SNAPSHOT)
+		raft_progress_snapshot_abort(pr);
+}
+
+void raft_leader_check(const struct cairn_raft *r)
+{
+	assert(r->role == CAIRN_RAFT_LEADER);
+	uint64_t last = raft_log_last_index(&r->log);
+	for (size_t i = 0; i < r->n_members; i++) {
+		const struct raft_progress *pr = &r->prs[i];
+		raft_progress_check(pr);
+		assert(pr->match <= last);
+		assert(pr->next <= last + 1);
+		/* Waiting for a snapshot only while what it lacks is gone. */
+		assert(pr->state != RAFT_PR_SNAPSHOT || pr->match < r->log.prev_index);
 	}
 }

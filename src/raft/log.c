@@ -33,6 +33,7 @@ void raft_log_free(struct raft_log *l)
 	l->ents = NULL;
 	l->n_ents = 0;
 	l->cap_ents = 0;
+	l->bytes = 0;
 }
 
 uint64_t raft_log_last_index(const struct raft_log *l)
@@ -94,6 +95,7 @@ int raft_log_append(struct raft_log *l, uint64_t term, uint8_t type, const void 
 	e->len = len;
 	e->data = copy;
 	l->n_ents++;
+	l->bytes += len;
 	return 0;
 }
 
@@ -102,8 +104,11 @@ void raft_log_truncate(struct raft_log *l, uint64_t index)
 	assert(index > l->commit);
 	assert(index > l->prev_index);
 	assert(index <= raft_log_last_index(l));
-	for (uint64_t i = index; i <= raft_log_last_index(l); i++)
-		free((void *)(uintptr_t)raft_log_entry(l, i)->data);
+	for (uint64_t i = index; i <= raft_log_last_index(l); i++) {
+		const struct cairn_raft_entry *e = raft_log_entry(l, i);
+		l->bytes -= e->len;
+		free((void *)(uintptr_t)e->data);
+	}
 	l->n_ents = index - l->prev_index - 1;
 	if (l->handed >= index)
 		l->handed = index - 1;
@@ -112,11 +117,63 @@ void raft_log_truncate(struct raft_log *l, uint64_t index)
 	raft_log_check(l);
 }
 
+/* Drop ents[0 .. n) and move the rest to the front; prev becomes the last
+ * dropped one. */
+static void drop_front(struct raft_log *l, size_t n)
+{
+	assert(n >= 1 && n <= l->n_ents);
+	for (size_t i = 0; i < n; i++) {
+		l->bytes -= l->ents[i].len;
+		free((void *)(uintptr_t)l->ents[i].data);
+	}
+	l->prev_index = l->ents[n - 1].index;
+	l->prev_term = l->ents[n - 1].term;
+	memmove(l->ents, l->ents + n, (l->n_ents - n) * sizeof(*l->ents));
+	l->n_ents -= n;
+}
+
+void raft_log_compact(struct raft_log *l, uint64_t index)
+{
+	assert(index > l->prev_index);
+	assert(index <= l->applied);
+	assert(index <= l->persisted);
+	drop_front(l, (size_t)(index - l->prev_index));
+	assert(l->prev_index == index);
+	raft_log_check(l);
+}
+
+void raft_log_install(struct raft_log *l, uint64_t index, uint64_t term)
+{
+	assert(index > l->commit);
+	uint64_t have = 0;
+	if (raft_log_term(l, index, &have) && have == term) {
+		/* Figure 13: the entries after the snapshot's last one stay. */
+		assert(index > l->prev_index);
+		drop_front(l, (size_t)(index - l->prev_index));
+		if (l->handed < index)
+			l->handed = index;
+		if (l->persisted < index)
+			l->persisted = index;
+	} else {
+		raft_log_free(l);
+		l->prev_index = index;
+		l->prev_term = term;
+		l->handed = index;
+		l->persisted = index;
+	}
+	assert(l->prev_index == index && l->prev_term == term);
+	l->commit = index;
+	l->applied = index;
+	raft_log_check(l);
+}
+
 uint64_t raft_log_first_of_term(const struct raft_log *l, uint64_t index)
 {
 	uint64_t term = 0;
 	bool known = raft_log_term(l, index, &term);
 	assert(known);
+	if (index == l->prev_index)
+		return index; /* what precedes it was compacted */
 	/* Binary search for the first i in (prev_index, index] with term(i) == term. */
 	uint64_t lo = l->prev_index + 1;
 	uint64_t hi = index;
@@ -184,4 +241,7 @@ void raft_log_check(const struct raft_log *l)
 	assert(l->applied <= l->commit);
 	assert(l->commit <= last);
 	assert(l->applied <= l->persisted);
+	assert(l->prev_index <= l->applied);
+	assert(l->n_ents == 0 || l->ents[0].index == l->prev_index + 1);
+	assert(l->n_ents == 0 || l->ents[0].term >= l->prev_term);
 }

@@ -1,12 +1,14 @@
 /*
  * log.h - the Raft core's in-memory log (extended paper §5.3, Figure 2).
  *
- * The core keeps its whole log in memory; every entry owns a copy of its
- * payload. Positions along the log are tracked by four indexes: what was
- * handed out for persistence (everything after it is the unstable tail),
- * what the caller reported durable, what is committed and what was handed
- * to the state machine. A conflicting suffix is cut off by truncation, which
- * pulls the first two back with it.
+ * The core keeps the log after prev_index in memory; every entry owns a
+ * copy of its payload. What lies at or before prev_index was compacted away
+ * (the state machine holds it) or replaced by an installed snapshot.
+ * Positions along the log are tracked by four indexes: what was handed out
+ * for persistence (everything after it is the unstable tail), what the
+ * caller reported durable, what is committed and what was handed to the
+ * state machine. A conflicting suffix is cut off by truncation, which pulls
+ * the first two back with it.
  */
 #ifndef CAIRN_RAFT_LOG_H
 #define CAIRN_RAFT_LOG_H
@@ -25,11 +27,13 @@ struct raft_log {
 	/* The position just before ents[0] (0, 0 for a log starting at 1). */
 	uint64_t prev_index;
 	uint64_t prev_term;
+	uint64_t bytes; /* payload bytes of ents[] */
 
 	/* Invariant: prev_index <= persisted <= handed <= last_index. */
 	uint64_t handed;    /* entries through here were given out to persist */
 	uint64_t persisted; /* the durable log matches ours through here */
-	/* Invariant: applied <= commit <= last_index, applied <= persisted. */
+	/* Invariant: prev_index <= applied <= commit <= last_index,
+	 * applied <= persisted. */
 	uint64_t commit;
 	uint64_t applied; /* last entry handed to the state machine */
 };
@@ -57,6 +61,16 @@ int raft_log_append(struct raft_log *l, uint64_t term, uint8_t type, const void 
 /* Drop every entry from index on; index > commit (a committed entry is never
  * replaced). handed and persisted move back to index - 1 if they were past. */
 void raft_log_truncate(struct raft_log *l, uint64_t index);
+
+/* Drop every entry through index (prev_index < index <= applied, index <=
+ * persisted): the log then starts after (index, term(index)). */
+void raft_log_compact(struct raft_log *l, uint64_t index);
+
+/* A snapshot through (index, term) replaces the log up to index; index >
+ * commit. The entries after index stay only if the log holds term at
+ * index (Figure 13); commit and applied become index, handed and persisted
+ * at least index. */
+void raft_log_install(struct raft_log *l, uint64_t index, uint64_t term);
 
 /* The first index holding the same term as index (which the log holds). */
 uint64_t raft_log_first_of_term(const struct raft_log *l, uint64_t index);

@@ -62,6 +62,8 @@ void raft_progress_init(struct raft_progress *pr, uint64_t id, uint64_t next, ui
 
 bool raft_progress_paused(const struct raft_progress *pr)
 {
+	if (pr->state == RAFT_PR_SNAPSHOT)
+		return true;
 	if (pr->state == RAFT_PR_PROBE)
 		return pr->probe_sent;
 	return infl_full(&pr->infl);
@@ -84,6 +86,24 @@ void raft_progress_become_replicate(struct raft_progress *pr)
 	pr->next = pr->match + 1;
 	infl_reset(&pr->infl);
 	raft_progress_check(pr);
+}
+
+void raft_progress_become_snapshot(struct raft_progress *pr, uint64_t floor)
+{
+	assert(pr->match < floor);
+	pr->state = RAFT_PR_SNAPSHOT;
+	pr->probe_sent = false;
+	pr->snapshot_elapsed = 0;
+	pr->snapshot_floor = floor;
+	infl_reset(&pr->infl);
+	raft_progress_check(pr);
+}
+
+void raft_progress_snapshot_abort(struct raft_progress *pr)
+{
+	assert(pr->state == RAFT_PR_SNAPSHOT);
+	raft_progress_become_probe(pr);
+	pr->probe_sent = true; /* the next heartbeat answer asks again */
 }
 
 void raft_progress_sent(struct raft_progress *pr, uint64_t last, uint32_t n_entries)
@@ -113,7 +133,7 @@ bool raft_progress_acked(struct raft_progress *pr, uint64_t index)
 	if (pr->state == RAFT_PR_PROBE) {
 		if (moved)
 			raft_progress_become_replicate(pr);
-	} else {
+	} else if (pr->state == RAFT_PR_REPLICATE) {
 		infl_free_to(&pr->infl, index);
 	}
 	raft_progress_check(pr);
@@ -122,6 +142,8 @@ bool raft_progress_acked(struct raft_progress *pr, uint64_t index)
 
 bool raft_progress_rejected(struct raft_progress *pr, uint64_t rejected, uint64_t next_hint)
 {
+	if (pr->state == RAFT_PR_SNAPSHOT)
+		return false; /* an answer to an AppendEntries sent before */
 	if (pr->state == RAFT_PR_REPLICATE) {
 		if (rejected <= pr->match)
 			return false; /* an answer to a message older than match */
@@ -152,4 +174,5 @@ void raft_progress_check(const struct raft_progress *pr)
 	assert(pr->match < pr->next);
 	assert(pr->infl.count <= pr->infl.cap);
 	assert(pr->state == RAFT_PR_REPLICATE || pr->infl.count == 0);
+	assert(pr->state != RAFT_PR_SNAPSHOT || !pr->probe_sent);
 }

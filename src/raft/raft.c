@@ -9,6 +9,10 @@
  * arriving while a leader is known and check-quorum is on); a lower term is
  * answered with our term so a stale member catches up, then dropped. What
  * is left goes to the current role's step function.
+ *
+ * Compaction (cairn_raft_compact) drops the log's prefix that the caller's
+ * state machine holds durably; a SNAPSHOT installed on a follower is
+ * handed to the caller in the next Ready (extended paper §7, Figure 13).
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -44,6 +48,7 @@ const char *cairn_raft_msg_name(int type)
 		[CAIRN_RAFT_MSG_HEARTBEAT] = "heartbeat",
 		[CAIRN_RAFT_MSG_HEARTBEAT_REPLY] = "heartbeat-reply",
 		[CAIRN_RAFT_MSG_TIMEOUT_NOW] = "timeout-now",
+		[CAIRN_RAFT_MSG_SNAPSHOT] = "snapshot",
 	};
 	if (type < CAIRN_RAFT_MSG_TYPE_MIN || type > CAIRN_RAFT_MSG_TYPE_MAX)
 		return "unknown";
@@ -312,6 +317,14 @@ static int check_msg(const struct cairn_raft *r, const struct cairn_raft_msg *m)
 		return m->term == 0 ? CAIRN_EINVAL : 0;
 	case CAIRN_RAFT_MSG_APPEND:
 		return m->term == 0 ? CAIRN_EINVAL : check_append(m);
+	case CAIRN_RAFT_MSG_SNAPSHOT:
+		/* The state through prev_index >= 1, of a real term no later
+		 * than the sender's; it carries no entries. */
+		if (m->term == 0 || m->prev_index == 0 || m->prev_index > UINT64_MAX / 2 ||
+		    m->prev_term == 0 || m->prev_term > m->term || m->n_entries != 0 ||
+		    m->entries != NULL)
+			return CAIRN_EINVAL;
+		return 0;
 	default:
 		return 0;
 	}
@@ -324,6 +337,7 @@ static void answer_stale(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	struct cairn_raft_msg reply = {.to = m->from, .term = r->term, .reject = true};
 	switch (m->type) {
 	case CAIRN_RAFT_MSG_APPEND:
+	case CAIRN_RAFT_MSG_SNAPSHOT:
 		/* index 0: only the term is news; a leader must not take it
 		 * for a rejection of its own probe (it may lead our term by
 		 * the time this arrives). */
@@ -348,7 +362,7 @@ static void answer_stale(struct cairn_raft *r, const struct cairn_raft_msg *m)
 static bool from_leader(uint8_t type)
 {
 	return type == CAIRN_RAFT_MSG_APPEND || type == CAIRN_RAFT_MSG_HEARTBEAT ||
-	       type == CAIRN_RAFT_MSG_TIMEOUT_NOW;
+	       type == CAIRN_RAFT_MSG_TIMEOUT_NOW || type == CAIRN_RAFT_MSG_SNAPSHOT;
 }
 
 /* Figure 2 "All Servers": a higher term makes us a follower of it. Returns
@@ -395,6 +409,8 @@ int cairn_raft_step(struct cairn_raft *r, const struct cairn_raft_msg *m)
 	rv = r->step(r, m);
 	raft_log_check(&r->log);
 	assert(r->role != CAIRN_RAFT_LEADER || r->leader == r->id);
+	if (r->role == CAIRN_RAFT_LEADER)
+		raft_leader_check(r);
 	return rv;
 }
 
@@ -403,6 +419,8 @@ void cairn_raft_tick(struct cairn_raft *r)
 	assert(r != NULL);
 	assert(!r->ready_out);
 	r->tick(r);
+	if (r->role == CAIRN_RAFT_LEADER)
+		raft_leader_check(r);
 }
 
 int cairn_raft_propose(struct cairn_raft *r, const void *data, uint32_t len, uint64_t *index)
@@ -460,7 +478,7 @@ bool cairn_raft_has_ready(const struct cairn_raft *r)
 	return !hs_equal(&hs, &r->hs_handed) || raft_log_last_index(&r->log) > r->log.handed ||
 	       r->out_now.n > 0 || r->out_after.n > 0 || r->n_reads_done > 0 ||
 	       r->n_reads_dropped > 0 || apply_limit(r) > r->log.applied || r->read_round_pending ||
-	       r->append_pending;
+	       r->append_pending || r->snap_pending;
 }
 
 /* Point each queued APPEND at its entries, dropping one whose entries were
@@ -519,6 +537,9 @@ void cairn_raft_ready(struct cairn_raft *r, struct cairn_raft_ready *rd)
 	rd->n_reads = r->n_reads_done;
 	rd->reads_dropped = r->reads_dropped;
 	rd->n_reads_dropped = r->n_reads_dropped;
+	rd->has_snapshot = r->snap_pending;
+	rd->snapshot_index = r->snap_pending ? r->snap_index : 0;
+	rd->snapshot_term = r->snap_pending ? r->snap_term : 0;
 	r->ready_out = true;
 	r->rd_handed = last;
 	r->rd_applied = limit > l->applied ? limit : l->applied;
@@ -538,6 +559,7 @@ void cairn_raft_advance(struct cairn_raft *r, const struct cairn_raft_ready *rd)
 	r->out_after.n = 0;
 	r->n_reads_done = 0;
 	r->n_reads_dropped = 0;
+	r->snap_pending = false;
 	r->ready_out = false;
 	raft_log_check(&r->log);
 }
@@ -564,6 +586,8 @@ void cairn_raft_status(const struct cairn_raft *r, struct cairn_raft_status *st)
 	st->last_index = raft_log_last_index(&r->log);
 	st->last_term = raft_log_last_term(&r->log);
 	st->persisted_index = r->log.persisted;
+	st->first_index = r->log.prev_index + 1;
+	st->log_bytes = r->log.bytes;
 	if (r->role != CAIRN_RAFT_LEADER)
 		return;
 	for (size_t i = 0; i < r->n_members; i++) {
@@ -574,7 +598,33 @@ void cairn_raft_status(const struct cairn_raft *r, struct cairn_raft_status *st)
 			.next = pr->next,
 			.inflight = pr->infl.count,
 			.active = pr->active,
+			.snapshot = pr->state == RAFT_PR_SNAPSHOT,
 		};
 	}
 	st->n_progress = r->n_members;
+}
+
+/* ---- compaction and snapshots ------------------------------------------- */
+
+int cairn_raft_compact(struct cairn_raft *r, uint64_t index)
+{
+	assert(r != NULL);
+	assert(!r->ready_out);
+	struct raft_log *l = &r->log;
+	if (index > l->applied || index > l->persisted)
+		return CAIRN_EINVAL;
+	if (index <= l->prev_index)
+		return 0;
+	raft_log_compact(l, index);
+	if (r->role == CAIRN_RAFT_LEADER)
+		raft_leader_check(r);
+	return 0;
+}
+
+void cairn_raft_snapshot_failed(struct cairn_raft *r, uint64_t peer)
+{
+	assert(r != NULL);
+	assert(!r->ready_out);
+	if (r->role == CAIRN_RAFT_LEADER)
+		raft_leader_snapshot_failed(r, peer);
 }

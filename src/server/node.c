@@ -193,8 +193,16 @@ static void handle_ready(struct cairn_node *n)
 	while (cairn_raft_has_ready(n->raft) && cairn_store_can_persist(n->store)) {
 		struct cairn_raft_ready rd;
 		cairn_raft_ready(n->raft, &rd);
-		for (size_t i = 0; i < rd.n_msgs; i++)
-			cairn_peer_send(n, &rd.msgs[i]);
+		for (size_t i = 0; i < rd.n_msgs; i++) {
+			if (rd.msgs[i].type == CAIRN_RAFT_MSG_SNAPSHOT)
+				cairn_snap_send(n, &rd.msgs[i]);
+			else
+				cairn_peer_send(n, &rd.msgs[i]);
+		}
+		/* The install goes to storage ahead of this Ready's write, and
+		 * the commit manager learns of it before the entries after it. */
+		if (rd.has_snapshot)
+			cairn_snap_install(n, &rd);
 		persist(n, &rd);
 		if (rd.n_committed > 0 && n->write_error == 0) {
 			int rv = cairn_commit_push(&n->commit, rd.committed, rd.n_committed);
@@ -212,7 +220,11 @@ static void handle_ready(struct cairn_node *n)
 			cairn_api_reads_dropped(n, rd.reads_dropped, rd.n_reads_dropped);
 		cairn_raft_advance(n->raft, &rd);
 		cairn_node_observe(n);
+		cairn_snap_flush(n);
 	}
+	/* Every Ready the last stepped snapshot produced is handed out. */
+	if (!cairn_raft_has_ready(n->raft))
+		n->snap_in.hold = false;
 }
 
 static void process_cb(uv_prepare_t *p)
@@ -250,6 +262,7 @@ static void tick_cb(uv_timer_t *t)
 		n->expire_ms = now;
 		cairn_peer_expire_inbound(n, now);
 	}
+	cairn_snap_tick(n, now);
 }
 
 /* ---- Shutdown ----------------------------------------------------------- */
@@ -273,6 +286,7 @@ static void finish(struct cairn_node *n)
 	cairn_api_close_all(n);
 	cairn_peer_close_all(n);
 	cairn_commit_close(&n->commit);
+	cairn_snap_close_all(n);
 	cairn_store_log_stats(n->store);
 	cairn_store_close(n->store);
 	n->store = NULL;
@@ -497,6 +511,7 @@ static struct cairn_node *node_new(void)
 static void node_free(struct cairn_node *n)
 {
 	/* Close whatever start-up opened, and let the loop release it. */
+	cairn_snap_close_all(n);
 	if (n->store != NULL) {
 		cairn_store_close(n->store);
 		n->store = NULL;

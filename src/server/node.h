@@ -12,7 +12,8 @@
  *
  * Files: node.c (start-up, shutdown, tick, Ready), peer.c (peer port and
  * outbound links), api.c (client port), store.c (the storage thread
- * bridge). TCP and framing are src/net's.
+ * bridge), snap.c (log compaction, and snapshots sent to and received from
+ * other members). TCP and framing are src/net's.
  */
 #ifndef CAIRN_SERVER_NODE_H
 #define CAIRN_SERVER_NODE_H
@@ -32,6 +33,7 @@
 
 struct cairn_node;
 struct cairn_store;
+struct cairn_kv_snap_reader;
 
 /* Exit statuses of cairnd (contract). */
 #define CAIRN_NODE_EXIT_OK 0
@@ -47,6 +49,23 @@ struct cairn_store;
  * a full pipeline of small replies and several maximal values. */
 #define CAIRN_CLIENT_SENDQ_BYTES_MAX (64u * 1024u * 1024u)
 
+/* A snapshot this member (as leader) streams to one follower: one chunk in
+ * flight at a time, the next sent when the follower acknowledges it. */
+struct cairn_snap_out {
+	bool active;
+	bool fail_pending;                   /* tell the core cairn_raft_snapshot_failed() */
+	struct cairn_kv_snap_reader *reader; /* open while active */
+	uint8_t *buf;                        /* one chunk, while active */
+	uint64_t leader_term;                /* our term when it started */
+	uint64_t index;                      /* the state's applied index */
+	uint64_t term;                       /* and its term */
+	uint64_t offset;                     /* bytes acknowledged */
+	uint64_t inflight_len;               /* bytes of the chunk awaiting its ack */
+	bool inflight_last;
+	uint64_t start_ms;
+	uint64_t progress_ms; /* last start or ack: the stall timeout runs from here */
+};
+
 /* One other member, and this member's outbound link to it. */
 struct cairn_peer {
 	uint64_t id;
@@ -54,6 +73,28 @@ struct cairn_peer {
 	struct cairn_node *node;
 	struct cairn_net_link link; /* link.data points back here */
 	bool link_started;
+	struct cairn_snap_out snap;
+};
+
+/* The snapshot this member (as follower) is receiving: chunks are staged by
+ * the storage thread in order, each acknowledged once staged. */
+struct cairn_snap_in {
+	uint64_t from; /* the sender; 0: nothing being received */
+	uint64_t term; /* the sender's term */
+	uint64_t index;
+	uint64_t snap_term;
+	uint64_t next_offset; /* bytes handed to the storage thread */
+	uint64_t start_ms;
+	/* Bumped by every chunk at offset 0 (it starts a new staging): a
+	 * chunk's completion only counts for the staging it belongs to. */
+	uint64_t gen;
+	uint32_t jobs; /* chunks handed to the storage thread, not yet done */
+	/* A complete snapshot was stepped into the core: no new chunk until
+	 * the Ready that installs it has been handed to storage. */
+	bool hold;
+	bool install_failed; /* an install was refused: nothing said after it */
+	uint64_t sent;       /* snapshots sent (stats) */
+	uint64_t installed;  /* snapshots installed (stats) */
 };
 
 /* A request batch of GETs that share one ReadIndex round. */
@@ -95,6 +136,10 @@ struct cairn_node {
 	uint64_t term;
 	uint64_t leader;
 	uint64_t vote;
+
+	/* Snapshots received; compaction. */
+	struct cairn_snap_in snap_in;
+	uint64_t compact_log_ms; /* last "log compacted" line */
 
 	/* Durable log position (what the storage thread has confirmed). */
 	uint64_t durable_index;
@@ -159,9 +204,46 @@ int cairn_peer_listen(struct cairn_node *n, char *err, size_t err_size);
 int cairn_peer_start(struct cairn_node *n);
 void cairn_peer_send(struct cairn_node *n, const struct cairn_raft_msg *m);
 /* Send an already encoded frame (prefix included) to member to. */
-void cairn_peer_send_frame(struct cairn_node *n, uint64_t to, const uint8_t *frame, size_t len);
+/* 0, or why it was not queued (no such peer, link down, queue full). */
+int cairn_peer_send_frame(struct cairn_node *n, uint64_t to, const uint8_t *frame, size_t len);
+struct cairn_peer *cairn_peer_find(struct cairn_node *n, uint64_t id);
 void cairn_peer_expire_inbound(struct cairn_node *n, uint64_t now_ms);
 void cairn_peer_close_all(struct cairn_node *n);
+
+/* snap.c */
+/* A SNAPSHOT from the core (in a Ready's msgs; may run between ready and
+ * advance): start streaming the state to m->to unless a transfer to it
+ * runs. Failures are reported to the core by cairn_snap_flush(). */
+void cairn_snap_send(struct cairn_node *n, const struct cairn_raft_msg *m);
+/* Report failed transfers to the core (outside ready/advance). */
+void cairn_snap_flush(struct cairn_node *n);
+/* A SNAP_ACK or SNAP_CHUNK arrived from a member (sender checked). */
+void cairn_snap_on_ack(struct cairn_node *n, const struct cairn_proto_snap_ack *a);
+void cairn_snap_on_chunk(struct cairn_node *n, const struct cairn_proto_snap_chunk *c);
+/* The outbound link to peer went down: its transfer fails. */
+void cairn_snap_link_down(struct cairn_node *n, struct cairn_peer *peer);
+/* Stall timeouts and transfers of a lost leadership (from the tick). */
+void cairn_snap_tick(struct cairn_node *n, uint64_t now_ms);
+/* Storage staged the chunk ctx describes (err 0) or refused it. */
+void cairn_snap_chunk_done(struct cairn_node *n, void *ctx, int err);
+/* A Ready with has_snapshot: hand the install to storage (before the
+ * Ready's own write). */
+void cairn_snap_install(struct cairn_node *n, const struct cairn_raft_ready *rd);
+/* The install is durable (err 0): applied = index, the log's last is
+ * (last_index, last_term). */
+void cairn_snap_installed(struct cairn_node *n, int err, uint64_t index, uint64_t last_index,
+			  uint64_t last_term);
+/* The index to compact the log through, or 0 for none: applies are
+ * durable through applied, the core's state is st. With 2 * keep entries
+ * at or below applied held, all but the last keep of them; with over
+ * CAIRN_LOG_KEEP_BYTES_MAX bytes held, everything through applied; never
+ * past st->applied or st->persisted_index (cairn_raft_compact's rules). */
+uint64_t cairn_snap_compact_target(uint64_t keep, const struct cairn_raft_status *st,
+				   uint64_t applied);
+/* Applies are durable through applied: compact the log when it is long. */
+void cairn_snap_compact(struct cairn_node *n, uint64_t applied);
+/* Abandon every transfer and close the readers (before the store closes). */
+void cairn_snap_close_all(struct cairn_node *n);
 
 /* api.c */
 int cairn_api_listen(struct cairn_node *n, char *err, size_t err_size);

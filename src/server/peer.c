@@ -8,7 +8,8 @@
  * CAIRN_PEER_SENDQ_BYTES_MAX (Raft retransmits what was lost). It receives
  * on the connections the others open to its peer listener: the first frame
  * must be a HELLO naming a member of this cluster; then every frame is
- * decoded by proto into a Raft message and stepped into the core. A
+ * decoded by proto into a Raft message and stepped into the core, or is a
+ * snapshot chunk or acknowledgement for snap.c. A
  * malformed frame, a wrong cluster, a message claiming another sender, or
  * no HELLO within CAIRN_PEER_HELLO_TIMEOUT_MS closes that connection with
  * one log line.
@@ -84,14 +85,27 @@ static void inbound_frame_cb(struct cairn_net_conn *c, const uint8_t *frame, siz
 		inbound_hello(p, &d->hello);
 		return;
 	}
-	if (p->id == 0 || d->msg.from != p->id || d->msg.to != n->id) {
+	uint64_t from = d->msg.from, to = d->msg.to;
+	if (d->type == CAIRN_PROTO_SNAP_CHUNK) {
+		from = d->chunk.from;
+		to = d->chunk.to;
+	} else if (d->type == CAIRN_PROTO_SNAP_ACK) {
+		from = d->ack.from;
+		to = d->ack.to;
+	}
+	if (p->id == 0 || from != p->id || to != n->id) {
 		CAIRN_WARN("closing peer connection from %s: %s", cairn_net_conn_name(c),
 			   p->id == 0 ? "no HELLO first"
 				      : "message for another sender or receiver");
 		cairn_net_conn_close(c);
 		return;
 	}
-	cairn_node_step(n, &d->msg);
+	if (d->type == CAIRN_PROTO_SNAP_CHUNK)
+		cairn_snap_on_chunk(n, &d->chunk);
+	else if (d->type == CAIRN_PROTO_SNAP_ACK)
+		cairn_snap_on_ack(n, &d->ack);
+	else
+		cairn_node_step(n, &d->msg);
 }
 
 static void inbound_accept_cb(struct cairn_net_listener *l, struct cairn_net_conn *c)
@@ -183,6 +197,8 @@ static void link_state_cb(struct cairn_net_link *k, bool connected, int status)
 	else
 		CAIRN_INFO("peer %llu unreachable (link to %s): %s", (unsigned long long)peer->id,
 			   peer->cfg->peer.text, cairn_strerror(status));
+	if (!connected)
+		cairn_snap_link_down(n, peer);
 }
 
 int cairn_peer_start(struct cairn_node *n)
@@ -213,7 +229,7 @@ int cairn_peer_start(struct cairn_node *n)
 	return 0;
 }
 
-static struct cairn_peer *find_peer(struct cairn_node *n, uint64_t id)
+struct cairn_peer *cairn_peer_find(struct cairn_node *n, uint64_t id)
 {
 	for (size_t i = 0; i < n->n_peers; i++) {
 		if (n->peers[i].id == id)
@@ -222,13 +238,13 @@ static struct cairn_peer *find_peer(struct cairn_node *n, uint64_t id)
 	return NULL;
 }
 
-void cairn_peer_send_frame(struct cairn_node *n, uint64_t to, const uint8_t *frame, size_t len)
+int cairn_peer_send_frame(struct cairn_node *n, uint64_t to, const uint8_t *frame, size_t len)
 {
-	struct cairn_peer *peer = find_peer(n, to);
+	struct cairn_peer *peer = cairn_peer_find(n, to);
 	if (peer == NULL || !peer->link_started)
-		return;
+		return CAIRN_EUNAVAIL;
 	/* Down or dropped for a full queue: Raft retransmits once it is back. */
-	(void)cairn_net_link_send(&peer->link, frame, len);
+	return cairn_net_link_send(&peer->link, frame, len);
 }
 
 void cairn_peer_send(struct cairn_node *n, const struct cairn_raft_msg *m)
@@ -240,7 +256,7 @@ void cairn_peer_send(struct cairn_node *n, const struct cairn_raft_msg *m)
 			    (unsigned long long)m->to, cairn_strerror(rv));
 		return;
 	}
-	cairn_peer_send_frame(n, m->to, n->enc.data, n->enc.len);
+	(void)cairn_peer_send_frame(n, m->to, n->enc.data, n->enc.len);
 }
 
 void cairn_peer_close_all(struct cairn_node *n)

@@ -17,6 +17,7 @@
 
 #include "cairn/errors.h"
 #include "kv/kv.h"
+#include "kv/snapshot.h"
 #include "kv/worker.h"
 #include "server/node.h"
 #include "storage/storage.h"
@@ -61,7 +62,7 @@ static void send_frames(struct cairn_node *n, const struct cairn_buf *frames)
 		uint32_t len = cairn_get_be32(frames->data + off + 8);
 		off += 12;
 		assert(off + len <= frames->len);
-		cairn_peer_send_frame(n, to, frames->data + off, len);
+		(void)cairn_peer_send_frame(n, to, frames->data + off, len);
 		off += len;
 	}
 }
@@ -75,16 +76,54 @@ static void storage_failed(struct cairn_node *n, int err)
 	cairn_node_storage_failed(n);
 }
 
+/* The snapshot and compaction jobs refuse bad input without harm
+ * (CAIRN_EPROTO, CAIRN_EINVAL: not sticky); anything else is the disk. */
+static bool is_refusal(int err)
+{
+	return err == CAIRN_EPROTO || err == CAIRN_EINVAL;
+}
+
+static void snap_job_done(struct cairn_store *s, const struct cairn_kv_done *d)
+{
+	struct cairn_node *n = s->node;
+	if (d->err != 0 && !is_refusal(d->err))
+		storage_failed(n, d->err);
+	switch (d->kind) {
+	case CAIRN_KV_JOB_SNAP_CHUNK:
+		cairn_snap_chunk_done(n, d->data, d->err);
+		break;
+	case CAIRN_KV_JOB_SNAP_INSTALL:
+		cairn_snap_installed(n, d->err, d->applied, d->last_index, d->last_term);
+		break;
+	default:
+		assert(d->kind == CAIRN_KV_JOB_COMPACT);
+		if (is_refusal(d->err))
+			CAIRN_WARN("log compaction refused by storage: %s", cairn_strerror(d->err));
+		break;
+	}
+}
+
 static void done_cb(void *arg, const struct cairn_kv_done *d)
 {
 	struct cairn_store *s = arg;
 	struct cairn_node *n = s->node;
 	assert(s->jobs_inflight > 0);
 	s->jobs_inflight--;
+	if (d->kind != CAIRN_KV_JOB_APPEND && d->kind != CAIRN_KV_JOB_APPLY) {
+		snap_job_done(s, d);
+		return;
+	}
 	if (d->kind == CAIRN_KV_JOB_APPEND) {
 		struct persist_job *job = d->data;
 		assert(n->persist_jobs_inflight > 0);
 		n->persist_jobs_inflight--;
+		/* After a refused install the core believes in a state the
+		 * disk does not hold: say nothing more (write_error is set). */
+		if (d->err == 0 && n->snap_in.install_failed) {
+			cairn_buf_free(&job->frames);
+			free(job);
+			return;
+		}
 		if (d->err == 0) {
 			s->entries_appended += job->n_entries;
 			send_frames(n, &job->frames);
@@ -111,6 +150,7 @@ static void done_cb(void *arg, const struct cairn_kv_done *d)
 	int rv = cairn_commit_applied(&n->commit, 0, s->results, d->n_results);
 	if (rv != 0)
 		storage_failed(n, rv);
+	cairn_snap_compact(n, d->applied);
 }
 
 static void async_cb(uv_async_t *a)
@@ -192,6 +232,37 @@ int cairn_store_persist(struct cairn_store *s, const struct cairn_raft_ready *rd
 	s->jobs_inflight++;
 	s->node->persist_jobs_inflight++;
 	return 0;
+}
+
+int cairn_store_snap_open(struct cairn_store *s, struct cairn_kv_snap_reader **out, uint64_t *index,
+			  uint64_t *term)
+{
+	return cairn_kv_snap_reader_open(s->kv, out, index, term);
+}
+
+int cairn_store_snap_chunk(struct cairn_store *s, uint64_t index, uint64_t term, uint64_t offset,
+			   const uint8_t *data, size_t len, void *ctx)
+{
+	int rv = cairn_kv_worker_snap_chunk(s->worker, index, term, offset, data, len, ctx);
+	if (rv == 0)
+		s->jobs_inflight++;
+	return rv;
+}
+
+int cairn_store_snap_install(struct cairn_store *s, uint64_t index, uint64_t term)
+{
+	int rv = cairn_kv_worker_snap_install(s->worker, index, term, NULL);
+	if (rv == 0)
+		s->jobs_inflight++;
+	return rv;
+}
+
+int cairn_store_compact(struct cairn_store *s, uint64_t index)
+{
+	int rv = cairn_kv_worker_compact(s->worker, index, NULL);
+	if (rv == 0)
+		s->jobs_inflight++;
+	return rv;
 }
 
 bool cairn_store_can_persist(const struct cairn_store *s)
@@ -283,10 +354,16 @@ int cairn_store_result_code(uint8_t type, int result)
 void cairn_store_log_stats(const struct cairn_store *s)
 {
 	struct cairn_storage_stats st;
+	struct cairn_raft_status rs;
+	const struct cairn_node *n = s->node;
 	cairn_storage_stats(s->storage, &st);
-	CAIRN_INFO("stats commits=%llu entries_appended=%llu entries_applied=%llu",
+	cairn_raft_status(n->raft, &rs);
+	CAIRN_INFO("stats commits=%llu entries_appended=%llu entries_applied=%llu "
+		   "first_index=%llu log_bytes=%llu snapshots_sent=%llu snapshots_installed=%llu",
 		   (unsigned long long)st.commits, (unsigned long long)s->entries_appended,
-		   (unsigned long long)s->entries_applied);
+		   (unsigned long long)s->entries_applied, (unsigned long long)rs.first_index,
+		   (unsigned long long)rs.log_bytes, (unsigned long long)n->snap_in.sent,
+		   (unsigned long long)n->snap_in.installed);
 }
 
 size_t cairn_store_jobs_inflight(const struct cairn_store *s)

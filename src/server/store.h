@@ -37,6 +37,18 @@ void cairn_store_recovered_free(struct cairn_store *s);
 int cairn_store_persist(struct cairn_store *s, const struct cairn_raft_ready *rd,
 			struct cairn_buf *frames);
 
+/* Snapshots and compaction: thin wrappers over kv/snapshot.h and the
+ * worker's SNAP_CHUNK, SNAP_INSTALL and COMPACT jobs (kv/worker.h), whose
+ * completions go to cairn_snap_chunk_done() (ctx), cairn_snap_installed()
+ * and, for compaction, only a log line on failure. */
+struct cairn_kv_snap_reader;
+int cairn_store_snap_open(struct cairn_store *s, struct cairn_kv_snap_reader **out, uint64_t *index,
+			  uint64_t *term);
+int cairn_store_snap_chunk(struct cairn_store *s, uint64_t index, uint64_t term, uint64_t offset,
+			   const uint8_t *data, size_t len, void *ctx);
+int cairn_store_snap_install(struct cairn_store *s, uint64_t index, uint64_t term);
+int cairn_store_compact(struct cairn_store *s, uint64_t index);
+
 /* The commit manager's apply hook (ctx is the store). */
 int cairn_store_apply(void *ctx, const struct cairn_raft_entry *entries, size_t n);
 /* The commit manager's urgent hook: start queued applies now. */

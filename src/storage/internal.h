@@ -12,6 +12,11 @@
 
 #include "storage/txn.h"
 
+struct cairn_storage_long_read {
+	MDB_txn *txn; /* NULL once a map resize closed it */
+	struct cairn_storage_long_read *prev, *next;
+};
+
 struct cairn_storage {
 	MDB_env *env;
 	struct cairn_storage_dbs dbs; /* valid once open returned */
@@ -26,6 +31,11 @@ struct cairn_storage {
 	/* Invariant: map_bytes <= map_bytes_max once open. */
 	_Atomic uint64_t map_bytes;
 	uint64_t map_bytes_max;
+
+	/* Open long reads (txn.h), closed by a map resize. Guarded by
+	 * long_mu; a resize also holds map_lock for writing. */
+	pthread_mutex_t long_mu;
+	struct cairn_storage_long_read *long_reads;
 
 	_Atomic int failed; /* 0, or the error every write returns */
 	_Atomic uint64_t commits;

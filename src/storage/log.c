@@ -330,33 +330,163 @@ int cairn_storage_truncate_suffix(struct cairn_storage *s, uint64_t from_index)
 	return cairn_storage_write_txn(s, truncate_fn, &from_index);
 }
 
-static int drop_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
+int cairn_storage_applied_pos_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *dbs,
+				     uint64_t *index, uint64_t *term)
 {
-	uint64_t through = *(const uint64_t *)arg;
+	*index = 0;
+	*term = 0;
+	uint64_t applied = 0;
+	int rc = cairn_storage_meta_get_u64(txn, dbs, CAIRN_META_APPLIED, &applied);
+	if (rc != 0 || applied == 0)
+		return rc;
+	MDB_val k = {strlen(CAIRN_META_APPLIED_TERM), (void *)(uintptr_t)CAIRN_META_APPLIED_TERM};
+	MDB_val v;
+	rc = mdb_get(txn, dbs->meta, &k, &v);
+	if (rc == 0) {
+		if (v.mv_size != 8)
+			return CAIRN_ECORRUPT;
+		*index = applied;
+		*term = cairn_get_be64(v.mv_data);
+		return 0;
+	}
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	/* A data dir from before the applied term was recorded. */
+	struct extent x;
+	rc = read_extent(txn, dbs, &x);
+	if (rc != 0)
+		return rc;
+	*index = applied;
+	if (applied >= x.prev_index && applied <= x.last_index)
+		return term_at(txn, dbs, &x, applied, term);
+	return 0;
+}
+
+/* Store the applied term if the dir does not have it yet (before the
+ * entry it comes from may be dropped). */
+static int ensure_applied_term(MDB_txn *txn, const struct cairn_storage_dbs *dbs)
+{
+	MDB_val k = {strlen(CAIRN_META_APPLIED_TERM), (void *)(uintptr_t)CAIRN_META_APPLIED_TERM};
+	MDB_val v;
+	int rc = mdb_get(txn, dbs->meta, &k, &v);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	uint64_t index = 0, term = 0;
+	rc = cairn_storage_applied_pos_in_txn(txn, dbs, &index, &term);
+	if (rc != 0 || index == 0)
+		return rc;
+	return cairn_storage_meta_put_u64(txn, dbs, CAIRN_META_APPLIED_TERM, term);
+}
+
+static int put_prev(MDB_txn *txn, const struct cairn_storage_dbs *dbs, uint64_t index,
+		    uint64_t term)
+{
+	uint8_t b[16];
+	cairn_put_be64(b, index);
+	cairn_put_be64(b + 8, term);
+	MDB_val k = {strlen(CAIRN_META_LOG_PREV), (void *)(uintptr_t)CAIRN_META_LOG_PREV};
+	MDB_val v = {sizeof(b), b};
+	return mdb_put(txn, dbs->meta, &k, &v, 0);
+}
+
+/* Delete the entries first..through (all inside the extent). */
+static int delete_through(MDB_txn *txn, MDB_dbi dbi, uint64_t first, uint64_t through)
+{
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(txn, dbi, &c);
+	if (rc != 0)
+		return rc;
+	for (uint64_t i = first; rc == 0 && i <= through; i++) {
+		MDB_val k, v;
+		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+		if (rc == MDB_NOTFOUND)
+			rc = CAIRN_ECORRUPT; /* a hole inside the extent */
+		if (rc == 0 && (k.mv_size != 8 || cairn_get_be64(k.mv_data) != i))
+			rc = CAIRN_ECORRUPT;
+		if (rc == 0)
+			rc = mdb_cursor_del(c, 0);
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
+int cairn_storage_drop_prefix_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *dbs,
+				     uint64_t through, uint64_t *prev_index, uint64_t *prev_term)
+{
 	struct extent x;
 	int rc = read_extent(txn, dbs, &x);
 	if (rc != 0)
 		return rc;
 	if (through > x.applied || through > x.last_index)
 		return CAIRN_EINVAL;
+	if (prev_index != NULL)
+		*prev_index = x.prev_index;
+	if (prev_term != NULL)
+		*prev_term = x.prev_term;
 	if (through <= x.prev_index)
 		return 0; /* already dropped */
 	uint64_t term = 0;
-	rc = term_at(txn, dbs, &x, through, &term);
-	for (uint64_t i = x.first_index; rc == 0 && i <= through; i++) {
-		uint8_t kb[8];
-		cairn_put_be64(kb, i);
-		MDB_val k = {8, kb};
-		rc = mdb_del(txn, dbs->log, &k, NULL);
+	rc = ensure_applied_term(txn, dbs);
+	if (rc == 0)
+		rc = term_at(txn, dbs, &x, through, &term);
+	if (rc == 0)
+		rc = delete_through(txn, dbs->log, x.first_index, through);
+	if (rc != 0)
+		return rc;
+	if (prev_index != NULL)
+		*prev_index = through;
+	if (prev_term != NULL)
+		*prev_term = term;
+	return put_prev(txn, dbs, through, term);
+}
+
+int cairn_storage_follow_snapshot_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *dbs,
+					 uint64_t index, uint64_t term, uint64_t *last_index,
+					 uint64_t *last_term)
+{
+	struct extent x;
+	int rc = read_extent(txn, dbs, &x);
+	if (rc != 0)
+		return rc;
+	if (index < x.prev_index)
+		return CAIRN_EINVAL; /* the prev position never goes back */
+	uint64_t held = 0;
+	bool holds = false;
+	if (index >= x.prev_index && index <= x.last_index) {
+		rc = term_at(txn, dbs, &x, index, &held);
+		if (rc != 0)
+			return rc;
+		holds = held == term;
+	}
+	if (holds) {
+		if (index > x.prev_index)
+			rc = delete_through(txn, dbs->log, x.first_index, index);
+		*last_index = x.last_index;
+		*last_term = x.last_term;
+	} else {
+		rc = mdb_drop(txn, dbs->log, 0); /* empty it, keep the database */
+		*last_index = index;
+		*last_term = term;
 	}
 	if (rc != 0)
 		return rc;
-	uint8_t b[16];
-	cairn_put_be64(b, through);
-	cairn_put_be64(b + 8, term);
-	MDB_val k = {strlen(CAIRN_META_LOG_PREV), (void *)(uintptr_t)CAIRN_META_LOG_PREV};
-	MDB_val v = {sizeof(b), b};
-	return mdb_put(txn, dbs->meta, &k, &v, 0);
+	return put_prev(txn, dbs, index, term);
+}
+
+int cairn_storage_raise_commit_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *dbs,
+				      uint64_t commit)
+{
+	struct cairn_raft_hard_state hs;
+	int rc = get_hard_state(txn, dbs, &hs);
+	if (rc != 0 || hs.commit >= commit)
+		return rc;
+	hs.commit = commit;
+	return put_hard_state(txn, dbs, &hs);
+}
+
+static int drop_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
+{
+	return cairn_storage_drop_prefix_in_txn(txn, dbs, *(const uint64_t *)arg, NULL, NULL);
 }
 
 int cairn_storage_drop_prefix(struct cairn_storage *s, uint64_t through_index)
@@ -465,6 +595,8 @@ static int read_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
 		a->rs->first_prev_index = x.prev_index;
 		a->rs->first_prev_term = x.prev_term;
 		a->rs->applied = x.applied;
+		if (x.applied < x.prev_index)
+			return CAIRN_ECORRUPT; /* the state machine lacks the dropped prefix */
 		rc = get_hard_state(txn, dbs, &a->rs->hard_state);
 		if (rc != 0)
 			return rc;

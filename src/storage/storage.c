@@ -36,7 +36,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-#define MAX_DBS 8
+#define MAX_DBS 16
 #define DATA_FILE "data.mdb"
 
 static void set_msg(char *msg, size_t msg_bytes, const char *fmt, ...)
@@ -128,6 +128,75 @@ static int enter_failed(struct cairn_storage *s, int err, const char *why)
 	return expected;
 }
 
+int cairn_storage_long_read_begin(struct cairn_storage *s, struct cairn_storage_long_read **out)
+{
+	assert(s != NULL && s->env != NULL);
+	struct cairn_storage_long_read *lr = calloc(1, sizeof(*lr));
+	if (lr == NULL)
+		return CAIRN_ENOMEM;
+	pthread_rwlock_rdlock(&s->map_lock);
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &lr->txn);
+	if (rc == 0) {
+		pthread_mutex_lock(&s->long_mu);
+		lr->next = s->long_reads;
+		if (lr->next != NULL)
+			lr->next->prev = lr;
+		s->long_reads = lr;
+		pthread_mutex_unlock(&s->long_mu);
+	}
+	pthread_rwlock_unlock(&s->map_lock);
+	if (rc != 0) {
+		free(lr);
+		return cairn_storage_mdb_err(rc);
+	}
+	*out = lr;
+	return 0;
+}
+
+int cairn_storage_long_read_step(struct cairn_storage *s, struct cairn_storage_long_read *lr,
+				 cairn_storage_txn_fn fn, void *arg)
+{
+	assert(s != NULL && lr != NULL && fn != NULL);
+	pthread_rwlock_rdlock(&s->map_lock);
+	/* Only a resize (map_lock held for writing) clears txn. */
+	int rc = lr->txn != NULL ? fn(lr->txn, &s->dbs, arg) : CAIRN_EBUSY;
+	pthread_rwlock_unlock(&s->map_lock);
+	return is_cairn_code(rc) ? rc : cairn_storage_mdb_err(rc);
+}
+
+void cairn_storage_long_read_end(struct cairn_storage *s, struct cairn_storage_long_read *lr)
+{
+	if (lr == NULL)
+		return;
+	pthread_rwlock_rdlock(&s->map_lock);
+	pthread_mutex_lock(&s->long_mu);
+	if (lr->prev != NULL)
+		lr->prev->next = lr->next;
+	else
+		s->long_reads = lr->next;
+	if (lr->next != NULL)
+		lr->next->prev = lr->prev;
+	pthread_mutex_unlock(&s->long_mu);
+	if (lr->txn != NULL)
+		mdb_txn_abort(lr->txn);
+	pthread_rwlock_unlock(&s->map_lock);
+	free(lr);
+}
+
+/* Close every open long read (map_lock held for writing). */
+static void close_long_reads(struct cairn_storage *s)
+{
+	pthread_mutex_lock(&s->long_mu);
+	for (struct cairn_storage_long_read *lr = s->long_reads; lr != NULL; lr = lr->next) {
+		if (lr->txn != NULL) {
+			mdb_txn_abort(lr->txn);
+			lr->txn = NULL;
+			CAIRN_INFO("storage: map resize closes an open snapshot read");
+		}
+	}
+	pthread_mutex_unlock(&s->long_mu);
+}
+
 /* Double the map (bounded by map_bytes_max). Called with no transaction
  * open by this thread. */
 static int grow_map(struct cairn_storage *s)
@@ -141,6 +210,7 @@ static int grow_map(struct cairn_storage *s)
 	}
 	uint64_t next = cur > s->map_bytes_max / 2 ? s->map_bytes_max : cur * 2;
 	assert(next > cur);
+	close_long_reads(s);
 	int rc = mdb_env_set_mapsize(s->env, (size_t)next);
 	if (rc != 0) {
 		rv = rc == ENOMEM ? CAIRN_ENOSPACE : cairn_storage_mdb_err(rc);
@@ -457,6 +527,14 @@ static int init_fn(MDB_txn *txn, const struct cairn_storage_dbs *unused, void *a
 		rc = mdb_dbi_open(txn, "sessions", MDB_CREATE, &dbs->sessions);
 	if (rc == 0)
 		rc = mdb_dbi_open(txn, "sessions_lru", MDB_CREATE, &dbs->sessions_lru);
+	/* Added with snapshots; created in older dirs too (no format change:
+	 * older code never looks at them). */
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "snap_kv", MDB_CREATE, &dbs->snap_kv);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "snap_sessions", MDB_CREATE, &dbs->snap_sessions);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "snap_sessions_lru", MDB_CREATE, &dbs->snap_sessions_lru);
 	if (rc != 0 || !s->fresh)
 		return rc;
 	rc = cairn_storage_meta_put_u64(txn, dbs, CAIRN_META_FORMAT, CAIRN_STORAGE_FORMAT);
@@ -531,8 +609,10 @@ static void storage_free(struct cairn_storage *s)
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	if (s->dir_fd >= 0)
-		close(s->dir_fd); /* releases the flock */
+		close(s->dir_fd);      /* releases the flock */
+	assert(s->long_reads == NULL); /* every long read ended before close */
 	pthread_rwlock_destroy(&s->map_lock);
+	pthread_mutex_destroy(&s->long_mu);
 	free(s->dir);
 	free(s);
 }
@@ -548,7 +628,15 @@ static struct cairn_storage *storage_alloc(const struct cairn_storage_options *o
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	int rc = pthread_rwlock_init(&s->map_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
+	if (rc == 0 && pthread_mutex_init(&s->long_mu, NULL) != 0) {
+		pthread_rwlock_destroy(&s->map_lock);
+		rc = -1;
+	}
 	if (s->dir == NULL || rc != 0) {
+		if (rc == 0) {
+			pthread_rwlock_destroy(&s->map_lock);
+			pthread_mutex_destroy(&s->long_mu);
+		}
 		free(s->dir);
 		free(s);
 		return NULL;

@@ -6,10 +6,17 @@
  *
  *   log           u64 big-endian index -> u64 BE term, u8 type, payload
  *   meta          name -> value: format, cluster and member id, hard state,
- *                 applied index, the position just before the first entry
+ *                 applied index and its term, the position just before the
+ *                 first entry, the snapshot being staged (txn.h)
  *   kv            user key -> user value              (src/kv)
  *   sessions      client id -> last seq, its result   (src/kv)
  *   sessions_lru  u64 BE applied index -> client id   (src/kv, for expiry)
+ *   snap_kv, snap_sessions, snap_sessions_lru
+ *                 a snapshot being received, staged   (src/kv/snapshot.c)
+ *
+ * The snap_* databases and the applied term came after format 1 without
+ * changing it: older dirs open, gain the empty databases, and have their
+ * applied term taken from the log (txn.h).
  *
  * Every write is one LMDB transaction, committed with fsync before the call
  * returns (group commit: one Ready batch = one transaction = one fsync), so a
@@ -21,7 +28,10 @@
  * Threads: writes come from one thread at a time (the storage thread);
  * reads (src/kv get) may run on any thread at the same time and never wait
  * for a writer, except for the instant a map resize needs no transaction
- * open. Functions return 0 or a negative CAIRN_E* code (cairn/errors.h).
+ * open. The environment has MDB_NOTLS: a read transaction belongs to its
+ * handle, not to its thread, so one thread may keep a long read open (a
+ * snapshot export) while it does other reads; each open read takes one of
+ * LMDB's reader slots (126) until it ends. Functions return 0 or a negative CAIRN_E* code (cairn/errors.h).
  */
 #ifndef CAIRN_STORAGE_STORAGE_H
 #define CAIRN_STORAGE_STORAGE_H
@@ -120,8 +130,9 @@ int cairn_storage_hard_state(struct cairn_storage *s, struct cairn_raft_hard_sta
 int cairn_storage_truncate_suffix(struct cairn_storage *s, uint64_t from_index);
 
 /* Delete every entry with index <= through_index and remember its position
- * (index, term) as the new prev position (for snapshots, later). Refuses
- * (CAIRN_EINVAL) to drop past the applied index or the last index. */
+ * (index, term) as the new prev position (compaction: the state machine
+ * holds them). Refuses (CAIRN_EINVAL) to drop past the applied index or the
+ * last index; at or below the prev position it is a no-op. */
 int cairn_storage_drop_prefix(struct cairn_storage *s, uint64_t through_index);
 
 /* Where the log stands. An empty log has first_index = prev_index + 1 and
@@ -156,7 +167,9 @@ int cairn_storage_applied(struct cairn_storage *s, uint64_t *applied);
 
 /*
  * Everything a restarting member hands to cairn_raft_create(): hard state,
- * the whole durable log, its prev position and the applied index. rs->log
+ * the whole durable log, its prev position (first_prev_index/term: where a
+ * compaction or an installed snapshot left it) and the applied index, never
+ * below first_prev_index (else CAIRN_ECORRUPT). rs->log
  * points into *log, which the caller frees with cairn_storage_entries_free()
  * once the core has copied it.
  */

@@ -154,6 +154,18 @@ class Node:
         self.signal(signal.SIGCONT)
         self.stopped = False
 
+    def wait_log(self, needle, timeout_s=30, poll_s=0.05):
+        """Wait until the member's log contains needle; returns the log."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            text = self.log_text()
+            if needle in text:
+                return text
+            if time.monotonic() >= deadline:
+                raise TestFailure("node %d never logged %r within %ds"
+                                  % (self.id, needle, timeout_s))
+            time.sleep(poll_s)
+
     def log_text(self):
         try:
             with open(self.log_path, "rb") as f:
@@ -163,12 +175,13 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, n=3, heartbeat_ms=50, election_timeout_ms=300):
+    def __init__(self, n=3, heartbeat_ms=50, election_timeout_ms=300, log_keep_entries=None):
         self.dir = tempfile.mkdtemp(prefix="cairn-it-")
         self.config = os.path.join(self.dir, "cluster.ini")
         self.n = n
         self.heartbeat_ms = heartbeat_ms
         self.election_timeout_ms = election_timeout_ms
+        self.log_keep_entries = log_keep_entries
         self.nodes = {}
         self.destroyed = False
         _live.append(self)
@@ -180,7 +193,10 @@ class Cluster:
         self.nodes = {}
         lines = ["[cluster]",
                  "heartbeat_ms = %d" % self.heartbeat_ms,
-                 "election_timeout_ms = %d" % self.election_timeout_ms, ""]
+                 "election_timeout_ms = %d" % self.election_timeout_ms]
+        if self.log_keep_entries is not None:
+            lines.append("log_keep_entries = %d" % self.log_keep_entries)
+        lines.append("")
         for i in range(1, self.n + 1):
             node = Node(self, i, ports[2 * i - 2], ports[2 * i - 1])
             self.nodes[i] = node

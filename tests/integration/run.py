@@ -526,6 +526,219 @@ def cluster_tool():
         c.destroy()
 
 
+# ---------------------------------------------------------------------------
+# Compaction and snapshots: clusters that keep only 20 applied entries.
+
+KEEP = 20
+
+
+def put_many(c, keys, value_of, workers=8):
+    """Write every key through `cairn batch`, workers in parallel."""
+    chunks = [keys[w::workers] for w in range(workers)]
+    runs = parallel(lambda ks: c.batch(["put %s %s" % (k, value_of(k)) for k in ks],
+                                       timeout_ms=20000), chunks, workers=workers)
+    for ks, (rc, lines) in zip(chunks, runs):
+        check(rc == 0 and lines == ["0"] * len(ks), "writes failed: %d %s" % (rc, lines[:5]))
+
+
+def snapshot_catchup():
+    """With log_keep_entries = 20 a follower that was down while 300 keys
+    were written catches up through a snapshot; then, made leader by the
+    only election it can win, it serves every key from its own state."""
+    with cluster(log_keep_entries=KEEP) as c:
+        lid = c.wait_leader()
+        f, g = others(c, lid)
+        c.nodes[f].kill9()
+        log("follower %d down; writing 300 keys" % f)
+        keys = ["s%03d" % i for i in range(300)]
+        put_many(c, keys, lambda k: "v-" + k)
+        c.nodes[lid].wait_log("log compacted through", timeout_s=10)
+        c.nodes[f].start()
+        t = time.monotonic()
+        c.wait_caught_up([f])
+        c.nodes[f].wait_log("snapshot installed", timeout_s=10)
+        c.nodes[lid].wait_log("snapshot to %d sent" % f, timeout_s=10)
+        log("follower %d caught up through a snapshot in %.1fs" % (f, time.monotonic() - t))
+        # f now takes part in a majority with the leader: writes after the
+        # snapshot reach its log.
+        c.nodes[g].kill9()
+        put_many(c, ["t%02d" % i for i in range(100)], lambda k: "w-" + k, workers=4)
+        # With the leader gone too, only f (whose log is longer than g's)
+        # can win an election: the reads below come from f's state machine.
+        c.nodes[lid].kill9()
+        c.nodes[g].start()
+        new = c.wait_leader(exclude=[lid])
+        check(new == f, "leader %d, expected the caught-up member %d" % (new, f))
+        want = {k: "v-" + k for k in keys}
+        want.update({"t%02d" % i: "w-t%02d" % i for i in range(100)})
+        got = parallel(lambda k: c.get(k), sorted(want), workers=8)
+        bad = [(k, v) for k, v in zip(sorted(want), got) if v != (0, want[k])]
+        check(not bad, "%d keys wrong on the caught-up member, e.g. %s" % (len(bad), bad[:3]))
+        # g, far behind f's compacted log, catches up from f by a snapshot.
+        c.wait_caught_up([g])
+        c.nodes[f].wait_log("snapshot to %d sent" % g, timeout_s=10)
+        c.nodes[lid].start()
+        c.wait_caught_up([lid])
+
+
+def big_value(k):
+    return (k + "-") * (100 * 1024 // (len(k) + 1))
+
+
+def snapshot_kill_mid_transfer():
+    """A follower killed -9 while it receives a large snapshot (values of
+    100 KiB) restarts and still catches up through a snapshot."""
+    with cluster(log_keep_entries=KEEP) as c:
+        lid = c.wait_leader()
+        f = others(c, lid)[0]
+        c.nodes[f].kill9()
+        keys = ["b%04d" % i for i in range(1000)]
+        t = time.monotonic()
+        put_many(c, keys, big_value)
+        log("1000 values of 100 KiB written in %.1fs" % (time.monotonic() - t))
+        c.nodes[f].start()
+        c.nodes[f].wait_log("snapshot from %d: receiving" % lid, timeout_s=20, poll_s=0.005)
+        c.nodes[f].kill9()
+        text = c.nodes[f].log_text()
+        check("snapshot installed" not in text, "the transfer ended before the kill")
+        log("follower %d killed while receiving" % f)
+        c.nodes[f].start()
+        t = time.monotonic()
+        c.wait_caught_up([f], timeout_s=60)
+        c.nodes[f].wait_log("snapshot installed", timeout_s=20)
+        log("follower %d caught up in %.1fs after the restart" % (f, time.monotonic() - t))
+        sample = random.sample(keys, 10)
+        got = parallel(lambda k: c.get(k), sample)
+        check(got == [(0, big_value(k)) for k in sample], "sampled values differ")
+
+
+def snapshot_stalled_receiver():
+    """A follower frozen (SIGSTOP) in the middle of receiving a snapshot:
+    the leader gives the transfer up after its stall timeout (ten election
+    timeouts) and, once the follower runs again, a new one completes."""
+    with cluster(log_keep_entries=KEEP) as c:
+        lid = c.wait_leader()
+        f = others(c, lid)[0]
+        c.nodes[f].kill9()
+        keys = ["p%04d" % i for i in range(600)]
+        put_many(c, keys, big_value)
+        c.nodes[f].start()
+        c.nodes[f].wait_log("snapshot from %d: receiving" % lid, timeout_s=20, poll_s=0.005)
+        c.nodes[f].pause()
+        check("snapshot installed" not in c.nodes[f].log_text(),
+              "the transfer ended before the pause")
+        t = time.monotonic()
+        c.nodes[lid].wait_log("failed after", timeout_s=20)
+        log("leader gave the stalled transfer up after %.1fs" % (time.monotonic() - t))
+        check("no progress in time" in c.nodes[lid].log_text(), "failed for another reason")
+        c.nodes[f].resume()
+        c.wait_caught_up([f], timeout_s=60)
+        c.nodes[f].wait_log("snapshot installed", timeout_s=20)
+        c.nodes[lid].wait_log("snapshot to %d sent" % f, timeout_s=10)
+
+
+def snapshot_under_load():
+    """A follower restarts while writes go on and the leader keeps
+    compacting: it catches up through a snapshot of a moving state, and no
+    acknowledged write is lost."""
+    with cluster(log_keep_entries=KEEP) as c:
+        lid = c.wait_leader()
+        f = others(c, lid)[0]
+        stop = threading.Event()
+        acked = {}
+        lock = threading.Lock()
+
+        def writer(w):
+            i = 0
+            while not stop.is_set():
+                key, value = "u%d-%d" % (w, i), "v%d" % i
+                if c.put(key, value, timeout_ms=3000) == 0:
+                    with lock:
+                        acked[key] = value
+                i += 1
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+        for th in threads:
+            th.start()
+        try:
+            time.sleep(0.5)
+            c.nodes[f].kill9()
+            time.sleep(1.0)
+            c.nodes[f].start()
+            c.nodes[f].wait_log("snapshot installed", timeout_s=20)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for th in threads:
+                th.join()
+        c.wait_caught_up([f])
+        with lock:
+            done = dict(acked)
+        log("%d writes acknowledged" % len(done))
+        check(len(done) > 50, "too few writes to mean anything")
+        keys = sorted(done)
+        got = parallel(lambda k: c.get(k), keys, workers=16)
+        lost = [(k, g) for k, g in zip(keys, got) if g != (0, done[k])]
+        check(not lost, "%d acknowledged writes lost, e.g. %s" % (len(lost), lost[:5]))
+
+
+def compacted_restart():
+    """kill -9 of every member after their logs were compacted (one of them
+    also installed a snapshot): each restarts from its compacted log and
+    the data is all there."""
+    with cluster(log_keep_entries=KEEP) as c:
+        lid = c.wait_leader()
+        f = others(c, lid)[0]
+        c.nodes[f].kill9()
+        put_many(c, ["r%03d" % i for i in range(150)], lambda k: "a-" + k)
+        c.nodes[f].start()
+        c.wait_caught_up([f])
+        c.nodes[f].wait_log("snapshot installed", timeout_s=10)
+        put_many(c, ["q%03d" % i for i in range(100)], lambda k: "b-" + k)
+        c.wait_caught_up(list(c.nodes))
+        for nd in c.nodes.values():
+            nd.signal(harness.signal.SIGKILL)
+        for nd in c.nodes.values():
+            nd.proc.wait()
+        for nd in c.nodes.values():
+            nd.start()
+        c.wait_leader()
+        want = {"r%03d" % i: "a-r%03d" % i for i in range(150)}
+        want.update({"q%03d" % i: "b-q%03d" % i for i in range(100)})
+        keys = sorted(want)
+        got = parallel(lambda k: c.get(k), keys, workers=8)
+        bad = [(k, g) for k, g in zip(keys, got) if g != (0, want[k])]
+        check(not bad, "%d keys wrong after the restart, e.g. %s" % (len(bad), bad[:3]))
+        c.must("put", "after", "restart")
+        c.wait_caught_up(list(c.nodes))
+
+
+def compaction_bounds_the_log():
+    """Under a steady write load every member's in-memory log stays within
+    2 * log_keep_entries of the applied index: first_index keeps advancing,
+    and the stats line at exit shows the log's first index near the end."""
+    with cluster(log_keep_entries=KEEP) as c:
+        lid = c.wait_leader()
+        put_many(c, ["c%03d" % i for i in range(400)], lambda k: "x" * 200)
+        st = c.status()
+        for nd in c.nodes.values():
+            nd.wait_log("log compacted through", timeout_s=10)
+        commit = [n for n in st["nodes"] if n["id"] == lid][0]["commit_index"]
+        check(commit >= 400, "commit index %d" % commit)
+        c.wait_caught_up(list(c.nodes))
+        for nd in c.nodes.values():
+            status = nd.terminate()
+            check(status == 0, "node %d exit %d" % (nd.id, status))
+            lines = [l for l in nd.log_text().splitlines() if " stats " in l]
+            check(lines, "node %d logged no stats line" % nd.id)
+            fields = dict(w.split("=", 1) for w in lines[-1].split() if "=" in w)
+            first = int(fields["first_index"])
+            check(first > commit - 2 * KEEP - 10,
+                  "node %d keeps its log from %d, commit %d" % (nd.id, first, commit))
+            check(int(fields["log_bytes"]) < 2 * KEEP * 400,
+                  "node %d holds %s log bytes" % (nd.id, fields["log_bytes"]))
+
+
 SCENARIOS = {
     "election": election,
     "cli_exit_codes": cli_exit_codes,
@@ -537,6 +750,12 @@ SCENARIOS = {
     "status_json": status_json,
     "bad_traffic": bad_traffic,
     "cluster_tool": cluster_tool,
+    "snapshot_catchup": snapshot_catchup,
+    "snapshot_kill_mid_transfer": snapshot_kill_mid_transfer,
+    "compaction_bounds_the_log": compaction_bounds_the_log,
+    "snapshot_under_load": snapshot_under_load,
+    "snapshot_stalled_receiver": snapshot_stalled_receiver,
+    "compacted_restart": compacted_restart,
 }
 
 if __name__ == "__main__":

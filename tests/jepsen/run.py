@@ -155,7 +155,8 @@ class Run:
                  (a.seed, len(faults), a.seconds, a.members,
                   json.dumps([f.to_dict() for f in faults])))
         cl = cluster_mod.Cluster(a.cairnd, a.cairn, a.members, a.heartbeat_ms,
-                                 a.election_timeout_ms, keep=a.keep, log=self.log)
+                                 a.election_timeout_ms, keep=a.keep, log=self.log,
+                                 log_keep_entries=a.log_keep_entries)
         try:
             return self._execute(cl, faults)
         finally:
@@ -335,6 +336,8 @@ def parse_args(argv):
     p.add_argument("--cairn", help="path of the cairn CLI (default: BUILD/cairn)")
     p.add_argument("--heartbeat-ms", type=int, default=50)
     p.add_argument("--election-timeout-ms", type=int, default=300)
+    p.add_argument("--log-keep-entries", type=int, default=None,
+                   help="[cluster] log_keep_entries (small: lagging members get snapshots)")
     p.add_argument("--op-timeout-ms", type=int, default=2000, help="the CLI's --timeout")
     p.add_argument("--short-timeout-ms", type=int, default=250,
                    help="the --timeout of every other client (default %(default)s)")

@@ -8,6 +8,9 @@
  * each (index, term) ever seen in any log, the payload and the term before it
  * must always be the same, which makes equal (index, term) imply equal
  * prefixes. "Committed" means what some leader's commit index acknowledged.
+ * A member that installed a snapshot holds no entries up to its log's base:
+ * checks that compare entries look only at indexes both sides hold, and
+ * the installed state itself must be a prefix of the one applied history.
  */
 #include "sim.h"
 
@@ -36,11 +39,29 @@ static bool same(struct sim_entry a, struct sim_entry b)
 	return a.term == b.term && a.pid == b.pid && a.type == b.type;
 }
 
-static uint64_t term_at(const struct sim_log *l, uint64_t index)
+uint64_t sim_log_term(const struct sim_log *l, uint64_t index)
 {
-	if (index == 0 || index > l->len)
+	if (index == l->base)
+		return l->base_term;
+	if (index < l->base || index > l->len)
 		return 0;
 	return l->e[index - 1].term;
+}
+
+#define term_at sim_log_term
+
+/* Whether l holds index as an entry (not compacted into a snapshot). */
+static bool holds(const struct sim_log *l, uint64_t index)
+{
+	return index > l->base && index <= l->len;
+}
+
+void sim_log_rebase(struct sim_log *l, uint64_t index, uint64_t term)
+{
+	l->e = grow(l->e, &l->cap, index, sizeof(*l->e));
+	l->len = index;
+	l->base = index;
+	l->base_term = term;
 }
 
 void sim_log_push(struct sim_log *l, struct sim_entry e)
@@ -173,7 +194,7 @@ void check_apply(struct sim *s, struct sim_member *mb, uint64_t index, struct si
 		sim_fail(s, "state-machine safety",
 			 "m%llu applies %llu/%llu (payload #%u) that no leader committed", id, i,
 			 (unsigned long long)e.term, e.pid);
-	else if (index > mb->durable.len || !same(mb->durable.e[index - 1], e))
+	else if (!holds(&mb->durable, index) || !same(mb->durable.e[index - 1], e))
 		sim_fail(s, "persist before apply", "m%llu applies %llu before it is durable there",
 			 id, i);
 	if (index <= ck->history.len) {
@@ -201,6 +222,8 @@ static void check_new_leader(struct sim *s, struct sim_member *mb, uint64_t term
 			need = ck->max_commit_of_term[t];
 	if (need == 0)
 		return;
+	if (need <= mb->log.base)
+		return; /* in its installed snapshot, checked by check_install */
 	if (need > mb->log.len || !same(mb->log.e[need - 1], ck->committed.e[need - 1]))
 		sim_fail(s, "leader completeness",
 			 "m%llu leads term %llu without committed entry %llu/%llu",
@@ -216,7 +239,8 @@ static void check_later_leaders(struct sim *s, uint64_t term, uint64_t commit)
 	const struct sim_entry c = s->ck.committed.e[commit - 1];
 	for (uint32_t i = 0; i < s->n; i++) {
 		struct sim_member *o = &s->m[i];
-		if (o->core == NULL || o->role != CAIRN_RAFT_LEADER || o->term <= term)
+		if (o->core == NULL || o->role != CAIRN_RAFT_LEADER || o->term <= term ||
+		    commit <= o->log.base)
 			continue;
 		if (commit > o->log.len || !same(o->log.e[commit - 1], c))
 			sim_fail(s, "leader completeness",
@@ -242,7 +266,7 @@ static void check_leader(struct sim *s, struct sim_member *mb, const struct cair
 			 (unsigned long long)t);
 		return;
 	}
-	if (st->commit > mb->commit && mb->leader_commit_term == t && st->commit <= mb->log.len &&
+	if (st->commit > mb->commit && mb->leader_commit_term == t && holds(&mb->log, st->commit) &&
 	    mb->log.e[st->commit - 1].term != t)
 		sim_fail(s, "commitment rule",
 			 "m%llu, leader of term %llu, advanced commit to %llu of term %llu",
@@ -256,6 +280,14 @@ static void check_leader(struct sim *s, struct sim_member *mb, const struct cair
 		ck->commit_term = grow(ck->commit_term, &ck->commit_term_cap, st->commit,
 				       sizeof(*ck->commit_term));
 		for (uint64_t i = ck->committed.len; i < st->commit; i++) {
+			if (!holds(&mb->log, i + 1)) {
+				sim_fail(s, "commit",
+					 "m%llu, leader of term %llu, commits %llu, which it "
+					 "got from a snapshot that was never committed",
+					 (unsigned long long)mb->id, (unsigned long long)t,
+					 (unsigned long long)i + 1);
+				return;
+			}
 			ck->commit_term[i] = t;
 			sim_log_push(&ck->committed, mb->log.e[i]);
 		}
@@ -277,11 +309,28 @@ static void check_status_shape(struct sim *s, struct sim_member *mb,
 			 (unsigned long long)st->last_index, (unsigned long long)st->last_term,
 			 (unsigned long long)mb->log.len,
 			 (unsigned long long)term_at(&mb->log, mb->log.len));
-	if (st->applied != mb->applied_seq.len || st->applied > st->commit)
+	if (st->applied != mb->applied_handed || st->applied > st->commit)
 		sim_fail(s, "core status",
 			 "m%llu reports applied %llu (handed out %llu), commit %llu", id,
-			 (unsigned long long)st->applied, (unsigned long long)mb->applied_seq.len,
+			 (unsigned long long)st->applied, (unsigned long long)mb->applied_handed,
 			 (unsigned long long)st->commit);
+	if (st->first_index < mb->log.base + 1 || st->first_index > st->applied + 1 ||
+	    st->first_index < mb->compacted + 1 || st->persisted_index + 1 < st->first_index)
+		sim_fail(s, "core status",
+			 "m%llu reports first index %llu (snapshot base %llu, compacted %llu, "
+			 "applied %llu, persisted %llu)",
+			 id, (unsigned long long)st->first_index, (unsigned long long)mb->log.base,
+			 (unsigned long long)mb->compacted, (unsigned long long)st->applied,
+			 (unsigned long long)st->persisted_index);
+	if ((s->seq & 63) == 0 && !s->failed) { /* O(log): now and then */
+		uint64_t bytes = 0;
+		for (uint64_t i = st->first_index; i <= mb->log.len; i++)
+			if (mb->log.e[i - 1].pid != 0)
+				bytes += s->payloads[mb->log.e[i - 1].pid].len;
+		if (bytes != st->log_bytes)
+			sim_fail(s, "core status", "m%llu reports %llu log bytes, holds %llu", id,
+				 (unsigned long long)st->log_bytes, (unsigned long long)bytes);
+	}
 	if (st->term < mb->term || st->term < mb->durable_hs.term)
 		sim_fail(s, "term monotonic", "m%llu term went from %llu to %llu (durable %llu)",
 			 id, (unsigned long long)mb->term, (unsigned long long)st->term,
@@ -332,7 +381,14 @@ void check_status(struct sim *s, struct sim_member *mb, const struct cairn_raft_
 		sim_fail(s, "commit", "m%llu commit %llu beyond any leader's commit %llu",
 			 (unsigned long long)mb->id, (unsigned long long)st->commit,
 			 (unsigned long long)ck->committed.len);
-	else if (st->commit > 0 &&
+	else if (st->commit > 0 && st->commit <= mb->log.base &&
+		 mb->log.base_term != ck->committed.e[st->commit - 1].term)
+		sim_fail(s, "commit",
+			 "m%llu commit %llu at its snapshot of term %llu, committed %llu",
+			 (unsigned long long)mb->id, (unsigned long long)st->commit,
+			 (unsigned long long)mb->log.base_term,
+			 (unsigned long long)ck->committed.e[st->commit - 1].term);
+	else if (st->commit > mb->log.base &&
 		 !same(mb->log.e[st->commit - 1], ck->committed.e[st->commit - 1]))
 		sim_fail(s, "commit", "m%llu commit %llu names %llu/%llu, committed was %llu/%llu",
 			 (unsigned long long)mb->id, (unsigned long long)st->commit,
@@ -389,6 +445,9 @@ void check_msg_made(struct sim *s, struct sim_member *mb, struct sim_msg *sm)
 	}
 	if (m->type == CAIRN_RAFT_MSG_APPEND)
 		check_flow_control(s, mb, m);
+	if (m->type == CAIRN_RAFT_MSG_SNAPSHOT && (m->prev_index != 0 || m->prev_term != 0))
+		sim_fail(s, "message shape", "m%llu makes a SNAPSHOT with prev %llu/%llu", id,
+			 (unsigned long long)m->prev_index, (unsigned long long)m->prev_term);
 	sm->ack_log_term = UINT64_MAX;
 	if (m->type == CAIRN_RAFT_MSG_APPEND_REPLY && !m->reject && m->index <= mb->log.len)
 		sm->ack_log_term = term_at(&mb->log, m->index);
@@ -429,8 +488,8 @@ void check_send(struct sim *s, struct sim_member *mb, const struct sim_msg *sm)
 	 * its commit index for an APPEND that lies wholly below it). */
 	if (m->type == CAIRN_RAFT_MSG_APPEND_REPLY && !m->reject &&
 	    m->index > s->ck.committed.len) {
-		if (m->index > mb->durable.len ||
-		    mb->durable.e[m->index - 1].term != sm->ack_log_term)
+		if (m->index > mb->durable.len || m->index < mb->durable.base ||
+		    term_at(&mb->durable, m->index) != sm->ack_log_term)
 			sim_fail(
 				s, "persist before you speak",
 				"m%llu acknowledges %llu to m%llu (term %llu) but has %llu durable",
@@ -462,7 +521,8 @@ void check_durable_majority(struct sim *s)
 	uint32_t holders = 0;
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct sim_log *d = &s->m[i].durable;
-		if (d->len >= c->len && same(d->e[c->len - 1], c->e[c->len - 1]))
+		if (c->len <= d->base ||
+		    (holds(d, c->len) && same(d->e[c->len - 1], c->e[c->len - 1])))
 			holders++;
 	}
 	if (holders < sim_quorum(s))
@@ -487,6 +547,34 @@ void check_final(struct sim *s)
 					 (unsigned long long)k + 1);
 				break;
 			}
+		}
+	}
+}
+
+void check_install(struct sim *s, struct sim_member *mb, uint64_t index, uint64_t term,
+		   const struct sim_entry *state)
+{
+	const struct sim_check *ck = &s->ck;
+	unsigned long long id = mb->id;
+	if (index > ck->committed.len || ck->committed.e[index - 1].term != term) {
+		sim_fail(s, "snapshot", "m%llu installs a snapshot at %llu/%llu, not committed", id,
+			 (unsigned long long)index, (unsigned long long)term);
+		return;
+	}
+	if (index <= mb->applied_seq.len) {
+		sim_fail(s, "snapshot", "m%llu installs a snapshot at %llu, already applied %llu",
+			 id, (unsigned long long)index, (unsigned long long)mb->applied_seq.len);
+		return;
+	}
+	/* The state at index must be what every member applied through
+	 * index: the sender's history, and so the one history. */
+	for (uint64_t k = 0; k < index; k++) {
+		if (k >= ck->history.len || !same(state[k], ck->history.e[k])) {
+			sim_fail(s, "state-machine safety",
+				 "m%llu installs a snapshot through %llu that leaves the applied "
+				 "history at %llu",
+				 id, (unsigned long long)index, (unsigned long long)k + 1);
+			return;
 		}
 	}
 }

@@ -177,14 +177,24 @@ static void profile(struct sim *s)
 		if (s->max_entries_per_msg * s->max_inflight_msgs <= 2 && s->client_gap_ms < 60)
 			s->client_gap_ms = 60;
 	}
+	static const uint32_t compact_choices[] = {0, 20000, 100000, 400000};
+	static const uint32_t keep_choices[] = {0, 3, 20};
+	static const uint32_t snap_fail_choices[] = {0, 0, 100000};
+	s->compact_ppm = SIM_PICK(s, compact_choices);
+	s->compact_keep_max = SIM_PICK(s, keep_choices);
+	s->snap_fail_ppm = SIM_PICK(s, snap_fail_choices);
+	static const uint32_t snap_delay_choices[] = {0, 0, 300, SIM_SNAP_DELAY_MS_MAX};
+	s->snap_delay_max_ms = SIM_PICK(s, snap_delay_choices);
 	SIM_TRACE(s, -1,
 		  "seed %llu: %u members, faults for %llu ms, disk <= %u ms, fault gap %u ms, "
 		  "client gap %u ms, read gap %u ms, pre-vote %d, check-quorum %d, "
-		  "flow %u entries/%u bytes/%u inflight, fault kinds 0x%03x",
+		  "flow %u entries/%u bytes/%u inflight, fault kinds 0x%03x, compact %u ppm "
+		  "keeping <= %u, snapshot failures %u ppm, snapshot transfer <= +%u ms",
 		  (unsigned long long)s->seed, s->n, (unsigned long long)s->fault_end_ms,
 		  s->disk_delay_max_ms, s->fault_gap_ms, s->client_gap_ms, s->read_gap_ms,
 		  s->pre_vote, s->check_quorum, s->max_entries_per_msg, s->max_bytes_per_msg,
-		  s->max_inflight_msgs, s->fault_mask);
+		  s->max_inflight_msgs, s->fault_mask, s->compact_ppm, s->compact_keep_max,
+		  s->snap_fail_ppm, s->snap_delay_max_ms);
 }
 
 /* Events for a paused member wait until it wakes up, in their order. */
@@ -220,13 +230,18 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 		}
 		sim_hash(s, 16, ev->msg->m.type, ev->msg->m.from << 8 | ev->msg->m.to,
 			 ev->msg->m.term);
+		/* A SNAPSHOT's state is kept aside until the core says whether
+		 * to install it (in the Ready that follows the step). */
+		if (ev->msg->m.type == CAIRN_RAFT_MSG_SNAPSHOT)
+			mb->snap_aside = ev->msg;
 		int rc = cairn_raft_step(mb->core, &ev->msg->m);
 		if (rc != 0)
 			sim_fail(s, "step", "m%llu refused %s from m%llu: %s",
 				 (unsigned long long)mb->id, cairn_raft_msg_name(ev->msg->m.type),
 				 (unsigned long long)ev->msg->m.from, cairn_strerror(rc));
-		sim_msg_release(s, ev->msg);
 		sim_drain(s, mb);
+		mb->snap_aside = NULL;
+		sim_msg_release(s, ev->msg);
 		return;
 	case SIM_EV_DISK:
 		if (mb->core == NULL || ev->incarnation != mb->incarnation || deferred(s, ev))
@@ -277,6 +292,10 @@ static void msg_describe(const struct cairn_raft_msg *m, char *buf, size_t size)
 	case CAIRN_RAFT_MSG_HEARTBEAT:
 		snprintf(buf, size, "commit %llu, read round %llu", ULL(m->commit),
 			 ULL(m->read_seq));
+		break;
+	case CAIRN_RAFT_MSG_SNAPSHOT:
+		snprintf(buf, size, "state at %llu/%llu, commit %llu", ULL(m->prev_index),
+			 ULL(m->prev_term), ULL(m->commit));
 		break;
 	case CAIRN_RAFT_MSG_HEARTBEAT_REPLY:
 		snprintf(buf, size, "read round %llu%s", ULL(m->read_seq),
@@ -387,12 +406,15 @@ void sim_shutdown(void)
 		struct sim_write *w = s->write_free;
 		s->write_free = w->next;
 		free(w->ents);
+		free(w->snap);
+		free(w->apply);
 		free(w);
 	}
 	while (s->msg_free) {
 		struct sim_msg *sm = s->msg_free;
 		s->msg_free = sm->next;
 		free(sm->ents);
+		free(sm->snap);
 		free(sm);
 	}
 	for (uint32_t i = 0; i < s->n_chunks; i++)
@@ -431,6 +453,8 @@ void sim_run(uint64_t seed, uint32_t n, bool verbose, enum sim_inject inject,
 	res->elections = s->ck.elections;
 	res->crashes = s->crashes;
 	res->reads = s->reads_answered;
+	res->snapshots = s->snapshots_sent;
+	res->installs = s->snapshots_installed;
 	_Static_assert(sizeof(res->why) == sizeof(s->why), "same size");
 	memcpy(res->why, s->why, sizeof(res->why));
 	SIM_TRACE(s, -1, "end: %s; %llu committed, trace hash %016llx",

@@ -335,6 +335,7 @@ void sim_heal(struct sim *s)
 	s->long_delay_ppm = 0;
 	if (s->delay_max_ms > 10)
 		s->delay_max_ms = 10;
+	s->snap_delay_max_ms = 0;
 	SIM_TRACE(s, -1,
 		  "HEAL: faults stop; a leader is due within %u ms (messages already delayed "
 		  "drain) + %u election timeouts",

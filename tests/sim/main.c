@@ -91,7 +91,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: cairn-sim --seeds N --start S [--members 3|5] [--verbose]\n"
 		   "       cairn-sim --self-test\n"
 		   "Without --members, odd seeds run 3 members and even seeds 5.\n"
-		   "--inject K (1..4) replays a seed with the self-test's injected fault K.\n");
+		   "--inject K (1..5) replays a seed with the self-test's injected fault K.\n");
 }
 
 struct opts {
@@ -127,7 +127,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		} else if (strcmp(a, "--self-test") == 0) {
 			o->self_test = true;
 		} else if (strcmp(a, "--inject") == 0 && i + 1 < argc &&
-			   parse_u64(argv[++i], &v) == 0 && v <= SIM_INJECT_EARLY_SEND) {
+			   parse_u64(argv[++i], &v) == 0 && v <= SIM_INJECT_SNAPSHOT) {
 			o->inject = (enum sim_inject)v;
 		} else if (strcmp(a, "--seeds") == 0 && i + 1 < argc &&
 			   parse_u64(argv[++i], &o->seeds) == 0 && o->seeds > 0) {
@@ -157,6 +157,7 @@ static uint32_t members_for(const struct opts *o, uint64_t seed)
 static int run_seeds(const char *prog, const struct opts *o)
 {
 	uint64_t failed = 0, virtual_ms = 0, committed = 0, elections = 0, crashes = 0, reads = 0;
+	uint64_t snapshots = 0, installs = 0;
 	double t0 = wall_seconds();
 	clock_t cpu0 = clock();
 	for (uint64_t k = 0; k < o->seeds; k++) {
@@ -170,6 +171,8 @@ static int run_seeds(const char *prog, const struct opts *o)
 		elections += res.elections;
 		crashes += res.crashes;
 		reads += res.reads;
+		snapshots += res.snapshots;
+		installs += res.installs;
 		if (res.passed)
 			continue;
 		failed++;
@@ -196,6 +199,8 @@ static int run_seeds(const char *prog, const struct opts *o)
 	       "%llu reads answered\n",
 	       (unsigned long long)committed, (unsigned long long)elections,
 	       (unsigned long long)crashes, (unsigned long long)reads);
+	printf("cairn-sim: %llu snapshots sent, %llu installed\n", (unsigned long long)snapshots,
+	       (unsigned long long)installs);
 	printf("cairn-sim: %.1f simulated cluster-seconds in %.2f wall seconds: "
 	       "%.0f cluster-seconds per wall second (%.0f per CPU second)\n",
 	       cluster_s, wall, wall > 0 ? cluster_s / wall : 0.0, cpu > 0 ? cluster_s / cpu : 0.0);
@@ -270,6 +275,8 @@ static int self_test(void)
 				"linearizable read");
 	bad |= self_test_inject(SIM_INJECT_EARLY_SEND, "votes and acks sent before the write",
 				"persist before you speak");
+	bad |= self_test_inject(SIM_INJECT_SNAPSHOT, "a snapshot of a state never applied",
+				"state-machine safety");
 	printf("self-test: %s\n", bad ? "FAILED" : "passed");
 	return bad;
 }

@@ -10,6 +10,14 @@
  * completed writes are durable; a crash loses the rest (now and then all but
  * a prefix the disk had finished without the process hearing of it), and a
  * restart builds a new core from the durable log and hard state.
+ *
+ * Snapshots: members compact their logs now and then, keeping a few applied
+ * entries. When a leader's core asks for a SNAPSHOT, its host sends the
+ * state machine's state at an applied index (the applied sequence) through
+ * the network like any message. The receiving host keeps it aside while it
+ * steps the SNAPSHOT, and installs it through the disk in FIFO order with
+ * its other writes: state machine and log change together once durable,
+ * and committed entries handed out meanwhile are applied after it.
  */
 #include "sim.h"
 
@@ -112,6 +120,7 @@ static struct sim_msg *msg_alloc(struct sim *s, uint32_t n_entries)
 		sm = calloc(1, sizeof(*sm));
 	assert(sm != NULL);
 	sm->next = NULL;
+	sm->snap_len = 0;
 	if (n_entries > sm->ents_cap) {
 		free(sm->ents);
 		sm->ents = malloc(n_entries * sizeof(*sm->ents));
@@ -145,6 +154,20 @@ static struct sim_msg *msg_clone(struct sim *s, struct sim_member *mb,
 	return sm;
 }
 
+/* A copy of n entries of a state machine's state into *dst (grown). */
+static void snap_copy(struct sim_entry **dst, uint64_t *cap, const struct sim_entry *src,
+		      uint64_t n)
+{
+	if (n > *cap) {
+		free(*dst);
+		*dst = malloc(n * sizeof(**dst));
+		assert(*dst != NULL);
+		*cap = n;
+	}
+	if (n > 0)
+		memcpy(*dst, src, n * sizeof(**dst));
+}
+
 static struct sim_msg *msg_dup(struct sim *s, const struct sim_msg *src)
 {
 	struct sim_msg *sm = msg_alloc(s, src->m.n_entries);
@@ -153,14 +176,20 @@ static struct sim_msg *msg_dup(struct sim *s, const struct sim_msg *src)
 	sm->m.entries = src->m.n_entries ? sm->ents : NULL;
 	if (src->m.n_entries > 0)
 		memcpy(sm->ents, src->ents, src->m.n_entries * sizeof(*sm->ents));
+	snap_copy(&sm->snap, &sm->snap_cap, src->snap, src->snap_len);
+	sm->snap_len = src->snap_len;
 	return sm;
 }
 
-static uint64_t net_delay_ms(struct sim *s)
+static uint64_t net_delay_ms(struct sim *s, const struct sim_msg *sm)
 {
 	uint64_t d = 1 + sim_draw(s, s->delay_max_ms);
 	if (s->long_delay_ppm && sim_chance(s, s->long_delay_ppm))
 		d += sim_draw(s, s->long_delay_max_ms);
+	/* A state takes a while to stream (now and then longer than an
+	 * election timeout, so the leader asks again meanwhile). */
+	if (sm->m.type == CAIRN_RAFT_MSG_SNAPSHOT && s->snap_delay_max_ms > 0)
+		d += sim_draw(s, s->snap_delay_max_ms);
 	return d;
 }
 
@@ -179,13 +208,14 @@ static void transmit(struct sim *s, struct sim_member *from, struct sim_msg *sm)
 		return;
 	}
 	if (s->dup_ppm && sim_chance(s, s->dup_ppm))
-		sim_schedule(s, s->now_ms + net_delay_ms(s), SIM_EV_DELIVER, b, msg_dup(s, sm));
-	sim_schedule(s, s->now_ms + net_delay_ms(s), SIM_EV_DELIVER, b, sm);
+		sim_schedule(s, s->now_ms + net_delay_ms(s, sm), SIM_EV_DELIVER, b, msg_dup(s, sm));
+	sim_schedule(s, s->now_ms + net_delay_ms(s, sm), SIM_EV_DELIVER, b, sm);
 }
 
 /* ---- Ready handling ------------------------------------------------------ */
 
 static void observe(struct sim *s, struct sim_member *mb);
+static void compact(struct sim *s, struct sim_member *mb, const struct cairn_raft_status *st);
 
 /* The Ready's entries join the mirror of the core's log. */
 static void ready_entries(struct sim *s, struct sim_member *mb, const struct cairn_raft_ready *rd,
@@ -204,7 +234,7 @@ static void ready_entries(struct sim *s, struct sim_member *mb, const struct cai
 			return;
 		}
 	}
-	if (first == 0 || first > mb->log.len + 1) {
+	if (first <= mb->log.base || first > mb->log.len + 1) {
 		sim_fail(s, "ready shape", "m%llu: Ready entries start at %llu, log ends at %llu",
 			 (unsigned long long)mb->id, (unsigned long long)first,
 			 (unsigned long long)mb->log.len);
@@ -224,7 +254,7 @@ static void ready_entries(struct sim *s, struct sim_member *mb, const struct cai
 		mb->log.len = first - 1;
 	}
 	for (size_t i = 0; i < rd->n_entries; i++) {
-		uint64_t prev = mb->log.len ? mb->log.e[mb->log.len - 1].term : 0;
+		uint64_t prev = sim_log_term(&mb->log, mb->log.len);
 		check_log_entry(s, mb, first + i, prev, ents[i]);
 		sim_log_push(&mb->log, ents[i]);
 	}
@@ -240,7 +270,13 @@ static struct sim_write *write_alloc(struct sim *s, size_t n_ents)
 	assert(w != NULL);
 	struct sim_entry *ents = w->ents;
 	size_t cap = w->ents_cap;
+	struct sim_entry *snap = w->snap, *apply = w->apply;
+	uint64_t snap_cap = w->snap_cap, apply_cap = w->apply_cap;
 	memset(w, 0, sizeof(*w));
+	w->snap = snap;
+	w->snap_cap = snap_cap;
+	w->apply = apply;
+	w->apply_cap = apply_cap;
 	if (n_ents > cap) {
 		free(ents);
 		ents = malloc(n_ents * sizeof(*ents));
@@ -267,9 +303,18 @@ static void write_free(struct sim *s, struct sim_write *w)
 static void ready_persist(struct sim *s, struct sim_member *mb, const struct cairn_raft_ready *rd,
 			  const struct sim_entry *ents)
 {
-	if (!rd->has_hard_state && rd->n_entries == 0 && rd->n_msgs_after_persist == 0)
+	if (!rd->has_hard_state && rd->n_entries == 0 && rd->n_msgs_after_persist == 0 &&
+	    !rd->has_snapshot)
 		return;
 	struct sim_write *w = write_alloc(s, rd->n_entries);
+	if (rd->has_snapshot) {
+		const struct sim_msg *aside = mb->snap_aside; /* checked by handle_ready */
+		w->has_snap = true;
+		w->snap_index = rd->snapshot_index;
+		w->snap_term = rd->snapshot_term;
+		snap_copy(&w->snap, &w->snap_cap, aside->snap, aside->snap_len);
+		mb->installs_pending++;
+	}
 	w->has_hs = rd->has_hard_state;
 	w->hs = rd->hard_state;
 	if (rd->n_entries > 0) {
@@ -301,6 +346,19 @@ static void ready_persist(struct sim *s, struct sim_member *mb, const struct cai
 	sim_schedule(s, done, SIM_EV_DISK, (uint32_t)(mb->id - 1), NULL);
 }
 
+/* The state machine applies e at index. */
+static void sm_apply(struct sim *s, struct sim_member *mb, uint64_t index, struct sim_entry e)
+{
+	check_apply(s, mb, index, e);
+	if (e.pid != 0 && e.pid <= s->n_payloads && s->payloads[e.pid].marker)
+		mb->saw_marker = true;
+	sim_hash(s, 2, mb->id, index, e.term << 32 | e.pid);
+	SIM_TRACE(s, (int)mb->id - 1, "apply %llu term %llu %s#%u", (unsigned long long)index,
+		  (unsigned long long)e.term, e.pid ? "payload " : "noop ", e.pid);
+}
+
+/* Committed entries go to the state machine now, or, while a snapshot
+ * install waits in the disk queue, once the last queued write is durable. */
 static void ready_apply(struct sim *s, struct sim_member *mb, const struct cairn_raft_ready *rd)
 {
 	for (size_t i = 0; i < rd->n_committed && !s->failed; i++) {
@@ -308,18 +366,34 @@ static void ready_apply(struct sim *s, struct sim_member *mb, const struct cairn
 		if (!entry_from_core(s, &rd->committed[i], &e))
 			return;
 		uint64_t index = rd->committed[i].index;
+		if (index != mb->applied_handed + 1) {
+			sim_fail(s, "state-machine safety", "m%llu hands out %llu after %llu",
+				 (unsigned long long)mb->id, (unsigned long long)index,
+				 (unsigned long long)mb->applied_handed);
+			return;
+		}
+		mb->applied_handed = index;
 		if (s->inject == SIM_INJECT_APPLIED && mb->id == 1 && index >= 3 &&
 		    s->injected == 0) {
 			e.pid ^= 1u << 20; /* the state machine applied something else */
 			s->injected++;
 		}
-		check_apply(s, mb, index, e);
-		if (e.pid != 0 && e.pid <= s->n_payloads && s->payloads[e.pid].marker)
-			mb->saw_marker = true;
-		sim_hash(s, 2, mb->id, index, e.term << 32 | e.pid);
-		SIM_TRACE(s, (int)mb->id - 1, "apply %llu term %llu %s#%u",
-			  (unsigned long long)index, (unsigned long long)e.term,
-			  e.pid ? "payload " : "noop ", e.pid);
+		if (mb->installs_pending == 0 && mb->applies_deferred == 0) {
+			sm_apply(s, mb, index, e);
+			continue;
+		}
+		struct sim_write *w = mb->wq_tail;
+		assert(w != NULL);
+		if (w->n_apply == 0)
+			w->apply_first = index;
+		assert(w->apply_first + w->n_apply == index);
+		if (w->n_apply == w->apply_cap) {
+			w->apply_cap = w->apply_cap ? 2 * w->apply_cap : 64;
+			w->apply = realloc(w->apply, w->apply_cap * sizeof(*w->apply));
+			assert(w->apply != NULL);
+		}
+		w->apply[w->n_apply++] = e;
+		mb->applies_deferred++;
 	}
 }
 
@@ -388,6 +462,79 @@ static void reads_answer(struct sim *s, struct sim_member *mb)
 	}
 }
 
+/* The core installed a snapshot: its log now starts after it. */
+static void ready_snapshot(struct sim *s, struct sim_member *mb, const struct cairn_raft_ready *rd)
+{
+	const struct sim_msg *a = mb->snap_aside;
+	uint64_t index = rd->snapshot_index, term = rd->snapshot_term;
+	if (a == NULL || a->m.prev_index != index || a->m.prev_term != term ||
+	    a->snap_len != index) {
+		sim_fail(s, "snapshot",
+			 "m%llu is asked to install %llu/%llu, which it was not sent",
+			 (unsigned long long)mb->id, (unsigned long long)index,
+			 (unsigned long long)term);
+		return;
+	}
+	struct sim_log *l = &mb->log;
+	bool keep = index > l->base && index <= l->len && sim_log_term(l, index) == term;
+	if (keep) {
+		l->base = index;
+		l->base_term = term;
+	} else {
+		sim_log_rebase(l, index, term);
+	}
+	mb->applied_handed = index;
+	sim_hash(s, 19, mb->id, index, term);
+	SIM_TRACE(s, (int)mb->id - 1, "install snapshot %llu/%llu (log %s, last %llu)",
+		  (unsigned long long)index, (unsigned long long)term,
+		  keep ? "keeps its suffix" : "emptied", (unsigned long long)l->len);
+}
+
+/* A SNAPSHOT the core asks for: the host picks an applied index its state
+ * machine holds, within what the core still has a term for, and sends the
+ * state there (or reports the transfer failed, after advance). */
+static void snapshot_send(struct sim *s, struct sim_member *mb, const struct cairn_raft_msg *m)
+{
+	struct sim_msg *sm = msg_clone(s, mb, m);
+	if (s->failed) {
+		sim_msg_release(s, sm);
+		return;
+	}
+	struct cairn_raft_status st;
+	cairn_raft_status(mb->core, &st);
+	uint64_t lo = st.first_index - 1;
+	uint64_t hi = st.applied < mb->applied_seq.len ? st.applied : mb->applied_seq.len;
+	if (lo == 0) { /* nothing was compacted: AppendEntries would do */
+		sim_fail(s, "snapshot", "m%llu (%s, first index %llu) asks for a SNAPSHOT",
+			 (unsigned long long)mb->id, cairn_raft_role_name(st.role),
+			 (unsigned long long)st.first_index);
+		sim_msg_release(s, sm);
+		return;
+	}
+	if (hi < lo || sim_chance(s, s->snap_fail_ppm)) {
+		/* Its own install is not durable yet, or the stream broke. */
+		if (mb->n_snap_failed < SIM_MEMBERS_MAX)
+			mb->snap_failed[mb->n_snap_failed++] = m->to;
+		SIM_TRACE(s, (int)mb->id - 1, "snapshot to m%llu fails (state machine at %llu)",
+			  (unsigned long long)m->to, (unsigned long long)mb->applied_seq.len);
+		sim_msg_release(s, sm);
+		return;
+	}
+	uint64_t index = lo + sim_draw(s, hi - lo + 1);
+	sm->m.prev_index = index;
+	sm->m.prev_term = sim_log_term(&mb->log, index);
+	snap_copy(&sm->snap, &sm->snap_cap, mb->applied_seq.e, index);
+	sm->snap_len = index;
+	if (s->inject == SIM_INJECT_SNAPSHOT)
+		sm->snap[index - 1].pid ^= 1u << 20; /* a state that was never applied */
+	s->snapshots_sent++;
+	sim_hash(s, 18, mb->id, index, sm->m.prev_term);
+	SIM_TRACE(s, (int)mb->id - 1, "snapshot to m%llu: state at %llu/%llu (applied %llu)",
+		  (unsigned long long)m->to, (unsigned long long)index,
+		  (unsigned long long)sm->m.prev_term, (unsigned long long)mb->applied_seq.len);
+	transmit(s, mb, sm);
+}
+
 static void handle_ready(struct sim *s, struct sim_member *mb, const struct cairn_raft_ready *rd)
 {
 	struct sim_entry stack_ents[64];
@@ -396,7 +543,10 @@ static void handle_ready(struct sim *s, struct sim_member *mb, const struct cair
 		ents = malloc(rd->n_entries * sizeof(*ents));
 		assert(ents != NULL);
 	}
-	ready_entries(s, mb, rd, ents);
+	if (rd->has_snapshot)
+		ready_snapshot(s, mb, rd);
+	if (!s->failed)
+		ready_entries(s, mb, rd, ents);
 	if (rd->n_committed > 0 && mb->role == CAIRN_RAFT_LEADER && !s->failed) {
 		/* A leader may commit and apply in one Ready: the checker must
 		 * learn the commit before it judges the apply. */
@@ -404,8 +554,12 @@ static void handle_ready(struct sim *s, struct sim_member *mb, const struct cair
 		cairn_raft_status(mb->core, &st);
 		check_commit_early(s, mb, &st);
 	}
-	for (size_t i = 0; i < rd->n_msgs && !s->failed; i++)
-		transmit(s, mb, msg_clone(s, mb, &rd->msgs[i]));
+	for (size_t i = 0; i < rd->n_msgs && !s->failed; i++) {
+		if (rd->msgs[i].type == CAIRN_RAFT_MSG_SNAPSHOT)
+			snapshot_send(s, mb, &rd->msgs[i]);
+		else
+			transmit(s, mb, msg_clone(s, mb, &rd->msgs[i]));
+	}
 	if (!s->failed)
 		ready_persist(s, mb, rd, ents);
 	if (!s->failed)
@@ -437,6 +591,9 @@ void sim_drain(struct sim *s, struct sim_member *mb)
 		cairn_raft_ready(mb->core, &rd);
 		handle_ready(s, mb, &rd);
 		cairn_raft_advance(mb->core, &rd);
+		for (uint32_t i = 0; i < mb->n_snap_failed; i++)
+			cairn_raft_snapshot_failed(mb->core, mb->snap_failed[i]);
+		mb->n_snap_failed = 0;
 	}
 	if (!s->failed && mb->core != NULL)
 		observe(s, mb);
@@ -460,6 +617,49 @@ static void observe(struct sim *s, struct sim_member *mb)
 		check_durable_majority(s);
 	if (!s->failed)
 		reads_answer(s, mb);
+	if (!s->failed && sim_chance(s, s->compact_ppm))
+		compact(s, mb, &st);
+}
+
+/* Drop the log up to a few entries behind what the state machine holds
+ * durably (and the log too); now and then try a bad index, which the core
+ * must refuse. */
+static void compact(struct sim *s, struct sim_member *mb, const struct cairn_raft_status *st)
+{
+	if (sim_chance(s, 10000)) {
+		int rc = cairn_raft_compact(mb->core, st->applied + 1);
+		if (rc != CAIRN_EINVAL)
+			sim_fail(s, "compact", "m%llu compacts past applied %llu: %s",
+				 (unsigned long long)mb->id, (unsigned long long)st->applied,
+				 rc ? cairn_strerror(rc) : "accepted");
+		return;
+	}
+	uint64_t hi = st->applied < st->persisted_index ? st->applied : st->persisted_index;
+	if (hi > mb->applied_seq.len)
+		hi = mb->applied_seq.len;
+	uint64_t keep = sim_draw(s, s->compact_keep_max + 1);
+	if (hi <= keep || hi - keep < st->first_index)
+		return;
+	uint64_t index = hi - keep;
+	int rc = cairn_raft_compact(mb->core, index);
+	if (rc != 0) {
+		sim_fail(s, "compact", "m%llu compacts to %llu (applied %llu, persisted %llu): %s",
+			 (unsigned long long)mb->id, (unsigned long long)index,
+			 (unsigned long long)st->applied, (unsigned long long)st->persisted_index,
+			 cairn_strerror(rc));
+		return;
+	}
+	struct cairn_raft_status after;
+	cairn_raft_status(mb->core, &after);
+	if (after.first_index != index + 1)
+		sim_fail(s, "compact", "m%llu compacted to %llu has first index %llu",
+			 (unsigned long long)mb->id, (unsigned long long)index,
+			 (unsigned long long)after.first_index);
+	if (index > mb->compacted)
+		mb->compacted = index;
+	s->compactions++;
+	sim_hash(s, 20, mb->id, index, 0);
+	SIM_TRACE(s, (int)mb->id - 1, "compact through %llu", (unsigned long long)index);
 }
 
 /* ---- the disk -------------------------------------------------------------- */
@@ -467,16 +667,46 @@ static void observe(struct sim *s, struct sim_member *mb)
 /* The oldest write of mb is durable: apply it, speak, report it. */
 /* What a write makes durable: the log (a conflicting suffix replaced) and
  * the hard state. */
-static void write_apply(struct sim_member *mb, const struct sim_write *w)
+static void write_apply(struct sim *s, struct sim_member *mb, const struct sim_write *w)
 {
+	if (w->has_snap) {
+		/* The state machine and the log change together. */
+		struct sim_log *d = &mb->durable;
+		uint64_t index = w->snap_index, term = w->snap_term;
+		check_install(s, mb, index, term, w->snap);
+		if (index > d->base && index <= d->len && sim_log_term(d, index) == term) {
+			d->base = index;
+			d->base_term = term;
+		} else {
+			sim_log_rebase(d, index, term);
+		}
+		mb->applied_seq.len = 0;
+		for (uint64_t k = 0; k < index; k++) {
+			sim_log_push(&mb->applied_seq, w->snap[k]);
+			uint32_t pid = w->snap[k].pid;
+			if (pid != 0 && pid <= s->n_payloads && s->payloads[pid].marker)
+				mb->saw_marker = true;
+		}
+		assert(mb->installs_pending > 0);
+		mb->installs_pending--;
+		s->snapshots_installed++;
+		sim_hash(s, 21, mb->id, index, term);
+		SIM_TRACE(s, (int)mb->id - 1, "snapshot %llu/%llu durable (log %llu .. %llu)",
+			  (unsigned long long)index, (unsigned long long)term,
+			  (unsigned long long)d->base + 1, (unsigned long long)d->len);
+	}
 	if (w->n_ents > 0) {
-		assert(w->first_index >= 1 && w->first_index <= mb->durable.len + 1);
+		assert(w->first_index > mb->durable.base && w->first_index <= mb->durable.len + 1);
 		mb->durable.len = w->first_index - 1;
 		for (size_t i = 0; i < w->n_ents; i++)
 			sim_log_push(&mb->durable, w->ents[i]);
 	}
 	if (w->has_hs)
 		mb->durable_hs = w->hs;
+	assert(mb->applies_deferred >= w->n_apply);
+	mb->applies_deferred -= w->n_apply;
+	for (uint64_t i = 0; i < w->n_apply && !s->failed; i++)
+		sm_apply(s, mb, w->apply_first + i, w->apply[i]);
 }
 
 void sim_disk_complete(struct sim *s, struct sim_member *mb)
@@ -486,9 +716,9 @@ void sim_disk_complete(struct sim *s, struct sim_member *mb)
 	mb->wq_head = w->next;
 	if (mb->wq_head == NULL)
 		mb->wq_tail = NULL;
-	write_apply(mb, w);
+	write_apply(s, mb, w);
 	uint64_t last = mb->durable.len;
-	uint64_t last_term = last ? mb->durable.e[last - 1].term : 0;
+	uint64_t last_term = sim_log_term(&mb->durable, last);
 	sim_hash(s, 5, mb->id, last, last_term);
 	while (w->after && !s->failed) {
 		struct sim_msg *sm = w->after;
@@ -532,6 +762,7 @@ void sim_member_start(struct sim *s, struct sim_member *mb,
 	mb->commit = 0;
 	mb->leader_id = 0;
 	mb->leader_commit_term = 0;
+	mb->applied_handed = mb->applied_seq.len;
 	mb->disk_done_ms = s->now_ms;
 	sim_schedule(s, s->now_ms + 1 + sim_draw(s, SIM_TICK_MS), SIM_EV_TICK,
 		     (uint32_t)(mb->id - 1), NULL);
@@ -556,10 +787,13 @@ void sim_member_crash(struct sim *s, struct sim_member *mb)
 		struct sim_write *w = mb->wq_head;
 		mb->wq_head = w->next;
 		if (i < lucky)
-			write_apply(mb, w);
+			write_apply(s, mb, w);
 		write_free(s, w);
 	}
 	mb->wq_tail = NULL;
+	mb->installs_pending = 0;
+	mb->applies_deferred = 0;
+	mb->n_snap_failed = 0;
 	mb->n_reads = 0;
 	mb->paused_until_ms = 0;
 	mb->role = CAIRN_RAFT_FOLLOWER;
@@ -580,28 +814,34 @@ void sim_member_restart(struct sim *s, struct sim_member *mb)
 		mb->durable.len = mb->applied_seq.len; /* a disk that lied about fsync */
 		s->injected++;
 	}
-	/* The core's log is now exactly what was durable. */
-	mb->log.len = 0;
-	for (uint64_t i = 0; i < mb->durable.len; i++)
-		sim_log_push(&mb->log, mb->durable.e[i]);
+	/* The core's log is now exactly what was durable, from after the
+	 * snapshot or the compaction point, whichever is later. */
+	const struct sim_log *d = &mb->durable;
+	sim_log_rebase(&mb->log, d->base, d->base_term);
+	for (uint64_t i = d->base + 1; i <= d->len; i++)
+		sim_log_push(&mb->log, d->e[i - 1]);
+	uint64_t first_prev = d->base > mb->compacted ? d->base : mb->compacted;
+	assert(first_prev <= d->len && first_prev <= mb->applied_seq.len);
 	struct cairn_raft_entry *ents = NULL;
-	if (mb->durable.len > 0) {
-		ents = malloc(mb->durable.len * sizeof(*ents));
+	if (d->len > first_prev) {
+		ents = malloc((d->len - first_prev) * sizeof(*ents));
 		assert(ents != NULL);
 	}
-	for (uint64_t i = 0; i < mb->durable.len; i++)
-		ents[i] = entry_to_core(s, i + 1, mb->durable.e[i]);
+	for (uint64_t i = first_prev + 1; i <= d->len; i++)
+		ents[i - first_prev - 1] = entry_to_core(s, i, d->e[i - 1]);
 	struct cairn_raft_restore restore = {
 		.hard_state = mb->durable_hs,
 		.log = ents,
-		.n_log = mb->durable.len,
+		.n_log = d->len - first_prev,
+		.first_prev_index = first_prev,
+		.first_prev_term = sim_log_term(d, first_prev),
 		.applied = mb->applied_seq.len,
 	};
 	sim_hash(s, 7, mb->id, mb->durable.len, mb->applied_seq.len);
 	SIM_TRACE(s, (int)mb->id - 1,
-		  "RESTART (log %llu, term %llu vote %llu commit %llu, applied %llu)",
-		  (unsigned long long)mb->durable.len, (unsigned long long)mb->durable_hs.term,
-		  (unsigned long long)mb->durable_hs.vote,
+		  "RESTART (log %llu .. %llu, term %llu vote %llu commit %llu, applied %llu)",
+		  (unsigned long long)first_prev + 1, (unsigned long long)mb->durable.len,
+		  (unsigned long long)mb->durable_hs.term, (unsigned long long)mb->durable_hs.vote,
 		  (unsigned long long)mb->durable_hs.commit,
 		  (unsigned long long)mb->applied_seq.len);
 	sim_member_start(s, mb, &restore);

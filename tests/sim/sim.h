@@ -32,11 +32,14 @@
  * timeouts, then a new entry applied everywhere without a stall that long. */
 #define SIM_LIVENESS_ELECTIONS 10u
 /* The network delays a message by up to SIM_DELAY_MS_MAX, and now and then
- * by up to SIM_LONG_DELAY_MS_MAX more: after the heal, the last held-back
+ * by up to SIM_LONG_DELAY_MS_MAX more (a SNAPSHOT up to SIM_SNAP_DELAY_MS_MAX
+ * more again): after the heal, the last held-back
  * message arrives within SIM_NET_DRAIN_MS. */
 #define SIM_DELAY_MS_MAX 100u
 #define SIM_LONG_DELAY_MS_MAX 2000u
-#define SIM_NET_DRAIN_MS (SIM_DELAY_MS_MAX + SIM_LONG_DELAY_MS_MAX)
+/* A SNAPSHOT's state takes up to this much longer (streaming it). */
+#define SIM_SNAP_DELAY_MS_MAX 1000u
+#define SIM_NET_DRAIN_MS (SIM_DELAY_MS_MAX + SIM_LONG_DELAY_MS_MAX + SIM_SNAP_DELAY_MS_MAX)
 /* However slow the catch-up, the new entry is everywhere this long after
  * the heal. */
 #define SIM_CATCH_UP_MS_MAX 120000u
@@ -55,7 +58,8 @@ enum sim_inject {
 	SIM_INJECT_APPLIED = 1,    /* member 1 applies a different payload */
 	SIM_INJECT_DISK_LOSS = 2,  /* a restart loses the last durable entry */
 	SIM_INJECT_STALE_READ = 3, /* a read answer is taken one index low */
-	SIM_INJECT_EARLY_SEND = 4  /* msgs_after_persist go out before the write */
+	SIM_INJECT_EARLY_SEND = 4, /* msgs_after_persist go out before the write */
+	SIM_INJECT_SNAPSHOT = 5    /* a leader sends a snapshot of a wrong state */
 };
 
 /* One log entry as the simulator keeps it: the payload is named by the
@@ -66,11 +70,15 @@ struct sim_entry {
 	uint8_t type;
 };
 
-/* A log starting at index 1: e[i - 1] holds index i. */
+/* A log by absolute index: e[i - 1] holds index i, for base < i <= len.
+ * What lies at or below base was replaced by an installed snapshot (its
+ * slots hold nothing); base_term is the term at base. */
 struct sim_log {
 	struct sim_entry *e;
 	uint64_t len;
 	uint64_t cap;
+	uint64_t base;
+	uint64_t base_term;
 };
 
 /* A message in flight: a deep copy of what the core handed out, its entries
@@ -82,6 +90,10 @@ struct sim_msg {
 	uint32_t ents_cap;
 	/* APPEND_REPLY: the sender's log term at m.index when it was made. */
 	uint64_t ack_log_term;
+	/* SNAPSHOT: the state machine's state at m.prev_index (the sequence
+	 * of entries applied 1 .. prev_index), as the leader's host sent it. */
+	struct sim_entry *snap;
+	uint64_t snap_len, snap_cap;
 };
 
 /* One write handed to a member's disk: durable only once done. */
@@ -94,6 +106,18 @@ struct sim_write {
 	size_t n_ents, ents_cap;
 	struct sim_msg *after; /* msgs_after_persist, in order */
 	struct sim_msg *after_tail;
+	/* A snapshot to install before hard state and entries: the state
+	 * machine becomes snap[0 .. snap_index), the log keeps what follows
+	 * snap_index only if it holds snap_term there. */
+	bool has_snap;
+	uint64_t snap_index, snap_term;
+	struct sim_entry *snap;
+	uint64_t snap_cap;
+	/* Committed entries handed out while an install waited in the queue:
+	 * applied once this write (and so the install) is durable. */
+	uint64_t apply_first;
+	struct sim_entry *apply;
+	uint64_t n_apply, apply_cap;
 };
 
 /* A ReadIndex request in progress. */
@@ -118,6 +142,13 @@ struct sim_member {
 	/* The state machine: durable together with its applied index. */
 	struct sim_log applied_seq;
 	bool saw_marker;
+	uint64_t applied_handed;               /* the core's applied index, by its Ready stream */
+	uint32_t installs_pending;             /* queued writes that install a snapshot */
+	uint64_t applies_deferred;             /* committed entries waiting in those writes */
+	uint64_t compacted;                    /* the log (durable too) starts after this */
+	struct sim_msg *snap_aside;            /* a SNAPSHOT being stepped: its state */
+	uint64_t snap_failed[SIM_MEMBERS_MAX]; /* peers to report after advance */
+	uint32_t n_snap_failed;
 
 	struct sim_read *reads;
 	size_t n_reads, reads_cap;
@@ -204,6 +235,10 @@ struct sim {
 	bool pre_vote, check_quorum;
 	uint32_t max_entries_per_msg, max_bytes_per_msg, max_inflight_msgs;
 	uint32_t tick_ms[SIM_MEMBERS_MAX]; /* clocks run 10% fast or slow */
+	/* Compaction: how often after a step, how many applied entries at
+	 * most to keep; how often a snapshot transfer fails. */
+	uint32_t compact_ppm, compact_keep_max, snap_fail_ppm;
+	uint32_t snap_delay_max_ms; /* extra time a SNAPSHOT's state takes to arrive */
 
 	struct sim_payload *payloads; /* by pid; [0] unused */
 	uint32_t n_payloads, payloads_cap;
@@ -213,6 +248,7 @@ struct sim {
 	uint64_t next_ctx;
 	uint32_t injected; /* injections done so far */
 	uint64_t crashes, reads_answered;
+	uint64_t snapshots_sent, snapshots_installed, compactions;
 
 	enum sim_phase phase;
 	uint64_t phase_deadline_ms;
@@ -235,6 +271,7 @@ struct sim_result {
 	uint64_t trace_hash;
 	uint64_t committed;
 	uint64_t elections, crashes, reads; /* leaders elected, crashes, reads answered */
+	uint64_t snapshots, installs;       /* SNAPSHOT states sent, installs durable */
 	char why[768];
 };
 
@@ -336,6 +373,10 @@ void sim_liveness(struct sim *s);
 /* At the end: every read was answered or dropped. */
 void sim_reads_settled(struct sim *s);
 void sim_log_push(struct sim_log *l, struct sim_entry e);
+/* The term at index: base_term at base, 0 where the log holds nothing. */
+uint64_t sim_log_term(const struct sim_log *l, uint64_t index);
+/* The log restarts after (index, term), its slots up to index empty. */
+void sim_log_rebase(struct sim_log *l, uint64_t index, uint64_t term);
 void sim_log_free(struct sim_log *l);
 
 /* check.c: each function checks one step and calls sim_fail on a violation. */
@@ -350,6 +391,10 @@ void check_truncate(struct sim *s, struct sim_member *mb, uint64_t term, uint64_
 		    const struct sim_entry *new_ents, size_t n_new);
 /* mb applied entry e at index (already appended to its applied_seq). */
 void check_apply(struct sim *s, struct sim_member *mb, uint64_t index, struct sim_entry e);
+/* mb's state machine became state[0 .. index), which a leader's host
+ * sent as its state at (index, term): it must be the one history. */
+void check_install(struct sim *s, struct sim_member *mb, uint64_t index, uint64_t term,
+		   const struct sim_entry *state);
 /* After every step of mb: its status against everything seen so far. */
 void check_status(struct sim *s, struct sim_member *mb, const struct cairn_raft_status *st);
 /* mb's Ready just made sm: its shape, and entries/prev against mb's log. */

@@ -402,3 +402,103 @@ Test(commit, a_read_arriving_during_a_batch_makes_it_urgent)
 	cr_assert_eq(ack(2, 0), 0);
 	cr_assert_eq(o.calls, 1);
 }
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+Test(commit, a_snapshot_drops_what_was_queued_and_jumps_applied_when_done)
+{
+	cr_assert_eq(push_range(1, 2, 1), 0);
+	cr_assert_eq(push_range(3, 5, 1), 0); /* queued behind the batch in flight */
+	cr_assert_eq(cairn_commit_snapshot_begin(&cm, 100), 0);
+	cr_assert_eq(ack(2, 0), 0);
+	cr_assert_eq(cm.applied, 2);
+	cr_assert_eq(fake.calls, 1, "entries the snapshot holds are never applied");
+	cr_assert_eq(cairn_commit_snapshot_done(&cm, 100), 0);
+	cr_assert_eq(cm.applied, 100);
+	cr_assert_not(cairn_commit_busy(&cm));
+}
+
+Test(commit, entries_after_a_pending_snapshot_wait_for_it_then_apply)
+{
+	cr_assert_eq(cairn_commit_snapshot_begin(&cm, 50), 0);
+	cr_assert_eq(push_range(51, 53, 2), 0);
+	cr_assert_eq(fake.calls, 0, "nothing starts before the install is durable");
+	cr_assert_eq(push_range(55, 55, 2), CAIRN_EINVAL, "still consecutive from the snapshot");
+	cr_assert_eq(cairn_commit_snapshot_done(&cm, 50), 0);
+	cr_assert_eq(fake.calls, 1);
+	cr_assert_eq(fake.first[0], 51);
+	cr_assert_eq(fake.n[0], 3);
+	cr_assert_eq(ack(3, 0), 0);
+	cr_assert_eq(cm.applied, 53);
+}
+
+Test(commit, entries_pushed_while_a_batch_and_a_snapshot_are_pending_follow_the_snapshot)
+{
+	cr_assert_eq(push_range(1, 3, 1), 0);
+	cr_assert_eq(cairn_commit_snapshot_begin(&cm, 10), 0);
+	cr_assert_eq(push_range(11, 12, 2), 0);
+	cr_assert_eq(ack(3, 0), 0);
+	cr_assert_eq(cm.applied, 3);
+	cr_assert_eq(fake.calls, 1);
+	cr_assert_eq(cairn_commit_snapshot_done(&cm, 10), 0);
+	cr_assert_eq(fake.calls, 2);
+	cr_assert_eq(fake.first[1], 11);
+	cr_assert_eq(fake.first_byte[1], 11);
+	cr_assert_eq(ack(2, 0), 0);
+	cr_assert_eq(cm.applied, 12);
+}
+
+Test(commit, a_read_waiting_for_an_index_the_snapshot_covers_completes_when_it_is_done)
+{
+	struct cairn_commit_waiter w;
+	struct outcome o;
+	waiter_init(&w, &o, 40, 0);
+	cairn_commit_wait_applied(&cm, &w);
+	cr_assert_eq(cairn_commit_snapshot_begin(&cm, 50), 0);
+	cr_assert_eq(o.calls, 0, "not before the install is durable");
+	cr_assert_eq(cairn_commit_snapshot_done(&cm, 50), 0);
+	cr_assert_eq(o.calls, 1);
+	cr_assert_eq(o.err, 0);
+}
+
+Test(commit, write_waiters_the_snapshot_covers_are_given_up_as_unknown)
+{
+	struct cairn_commit_waiter w1, w2;
+	struct outcome o1, o2;
+	waiter_init(&w1, &o1, 5, 1);
+	waiter_init(&w2, &o2, 60, 3);
+	cr_assert_eq(cairn_commit_wait_write(&cm, &w1), 0);
+	cr_assert_eq(cairn_commit_wait_write(&cm, &w2), 0);
+	cr_assert_eq(cairn_commit_snapshot_begin(&cm, 50), 0);
+	cr_assert_eq(o1.calls, 1);
+	cr_assert_eq(o1.err, CAIRN_ENOTLEADER);
+	cr_assert_eq(o2.calls, 0, "a write after the snapshot still waits for its entry");
+	cr_assert_eq(cairn_commit_snapshot_done(&cm, 50), 0);
+	cr_assert_eq(push_range(51, 60, 3), 0);
+	cr_assert_eq(ack(10, 7), 0);
+	cr_assert_eq(o2.calls, 1);
+	cr_assert_eq(o2.result, 7);
+}
+
+Test(commit, a_snapshot_not_above_what_was_pushed_is_refused)
+{
+	cr_assert_eq(push_range(1, 5, 1), 0);
+	cr_assert_eq(cairn_commit_snapshot_begin(&cm, 5), CAIRN_EINVAL);
+	cr_assert_eq(cairn_commit_snapshot_begin(&cm, 3), CAIRN_EINVAL);
+	cr_assert_eq(cm.snapshot, 0);
+}
+
+Test(commit, a_newer_snapshot_supersedes_a_pending_one)
+{
+	cr_assert_eq(cairn_commit_snapshot_begin(&cm, 20), 0);
+	cr_assert_eq(push_range(21, 22, 2), 0);
+	cr_assert_eq(cairn_commit_snapshot_begin(&cm, 30), 0);
+	cr_assert_eq(cairn_commit_snapshot_done(&cm, 20), 0);
+	cr_assert_eq(cm.applied, 20);
+	cr_assert_eq(fake.calls, 0, "the newer install is still pending");
+	cr_assert_eq(cairn_commit_snapshot_done(&cm, 30), 0);
+	cr_assert_eq(cm.applied, 30);
+	cr_assert_eq(fake.calls, 0, "21..22 were dropped: the newer snapshot holds them");
+	cr_assert_eq(push_range(31, 31, 2), 0);
+	cr_assert_eq(fake.calls, 1);
+}

@@ -602,6 +602,40 @@ Test(config, heartbeat_not_below_election_timeout_is_refused)
 		     ":3: [cluster] heartbeat_ms 200 must be less than election_timeout_ms 100");
 }
 
+Test(config, log_keep_entries_defaults_to_ten_thousand)
+{
+	cr_assert_eq(load_text(NODE1), 0, "%s", err);
+	cr_assert_eq(cfg.log_keep_entries, 10000);
+	cr_assert_eq(load_text("[cluster]\nheartbeat_ms = 20\n" NODE1), 0, "%s", err);
+	cr_assert_eq(cfg.log_keep_entries, 10000);
+}
+
+Test(config, log_keep_entries_is_read_at_its_limits)
+{
+	cr_assert_eq(load_text("[cluster]\nlog_keep_entries = 20 ; small, for tests\n" NODE1), 0,
+		     "%s", err);
+	cr_assert_eq(cfg.log_keep_entries, 20);
+	cr_assert_eq(load_text("[cluster]\nlog_keep_entries = 1\n" NODE1), 0, "%s", err);
+	cr_assert_eq(cfg.log_keep_entries, 1);
+	cr_assert_eq(load_text("[cluster]\nlog_keep_entries = 10000000\n" NODE1), 0, "%s", err);
+	cr_assert_eq(cfg.log_keep_entries, 10000000);
+}
+
+Test(config, log_keep_entries_out_of_range_or_not_a_number_is_refused)
+{
+	expect_error("[cluster]\nlog_keep_entries = 0\n",
+		     ":2: [cluster] log_keep_entries: 0 out of range 1..10000000");
+	expect_error("[cluster]\nheartbeat_ms = 50\nlog_keep_entries = 10000001\n",
+		     ":3: [cluster] log_keep_entries: 10000001 out of range 1..10000000");
+	expect_error("[cluster]\nlog_keep_entries = 10k\n",
+		     ":2: [cluster] log_keep_entries: '10k' is not a whole number");
+	expect_error("[cluster]\nlog_keep_entries =\n",
+		     ":2: [cluster] log_keep_entries: empty value");
+	expect_error("[cluster]\nlog_keep_entries = 5\nlog_keep_entries = 6\n",
+		     ":3: [cluster] duplicate key 'log_keep_entries' (first at line 2)");
+	expect_error(NODE1 "log_keep_entries = 5\n", ":5: [node 1] unknown key 'log_keep_entries'");
+}
+
 Test(config, heartbeat_not_below_default_election_timeout_is_refused)
 {
 	expect_error(NODE1 "[cluster]\nheartbeat_ms = 500\n",

@@ -96,6 +96,28 @@ static void check_peer(struct fuzz *f, const uint8_t *p, size_t n)
 			die(f, "hello does not survive a re-encode");
 		return;
 	}
+	if (f->peer->type == CAIRN_PROTO_SNAP_CHUNK) {
+		if (!snap_chunk_valid(&f->peer->chunk) ||
+		    cairn_proto_encode_snap_chunk(&f->reenc, &f->peer->chunk) != 0)
+			die(f, "accepted an invalid snap-chunk");
+		const uint8_t *b = frame_body(&f->reenc, &len);
+		check_canonical(f, p, n, b, len);
+		if (cairn_proto_decode_peer(b, len, f->peer2) != 0 ||
+		    !snap_chunk_eq(&f->peer->chunk, &f->peer2->chunk))
+			die(f, "snap-chunk does not survive a re-encode");
+		return;
+	}
+	if (f->peer->type == CAIRN_PROTO_SNAP_ACK) {
+		if (!snap_ack_valid(&f->peer->ack) ||
+		    cairn_proto_encode_snap_ack(&f->reenc, &f->peer->ack) != 0)
+			die(f, "accepted an invalid snap-ack");
+		const uint8_t *b = frame_body(&f->reenc, &len);
+		check_canonical(f, p, n, b, len);
+		if (cairn_proto_decode_peer(b, len, f->peer2) != 0 ||
+		    !snap_ack_eq(&f->peer->ack, &f->peer2->ack))
+			die(f, "snap-ack does not survive a re-encode");
+		return;
+	}
 	if (!raft_valid(&f->peer->msg))
 		die(f, "accepted an invalid raft message");
 	if (cairn_proto_encode_raft(&f->reenc, &f->peer->msg) != 0)
@@ -163,7 +185,8 @@ static void feed(struct fuzz *f)
 static const uint8_t markers[] = {0x00, 0x01, 0x05, 0x7f, 0x80, 0x90, 0x91, 0x9f, 0xa0, 0xbf, 0xc0,
 				  0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xca, 0xcc, 0xcd, 0xce, 0xcf,
 				  0xd0, 0xd3, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xff};
-static const uint8_t types[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 32, 33, 34, 35, 36, 48, 49, 0};
+static const uint8_t types[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 16,
+				17, 18, 19, 32, 33, 34, 35, 36, 48, 49, 0};
 
 static void mutate(struct fuzz *f)
 {
@@ -223,7 +246,9 @@ static void valid_frame(struct fuzz *f)
 	struct cairn_raft_msg m;
 	struct cairn_proto_hello h;
 	struct cairn_proto_request q;
-	uint64_t kind = cairn_rand_below(&f->rand, 4);
+	struct cairn_proto_snap_chunk c;
+	struct cairn_proto_snap_ack a;
+	uint64_t kind = cairn_rand_below(&f->rand, 6);
 	int rv;
 	cairn_buf_reset(&f->enc);
 	if (kind == 0) {
@@ -235,9 +260,15 @@ static void valid_frame(struct fuzz *f)
 	} else if (kind == 2) {
 		gen_request(&f->gen, &q);
 		rv = cairn_proto_encode_request(&f->enc, &q);
-	} else {
+	} else if (kind == 3) {
 		gen_reply(&f->gen, f->rep2);
 		rv = cairn_proto_encode_reply(&f->enc, f->rep2);
+	} else if (kind == 4) {
+		gen_snap_chunk(&f->gen, &c);
+		rv = cairn_proto_encode_snap_chunk(&f->enc, &c);
+	} else {
+		gen_snap_ack(&f->gen, &a);
+		rv = cairn_proto_encode_snap_ack(&f->enc, &a);
 	}
 	if (rv != 0)
 		die(f, "a valid message does not encode");
@@ -251,8 +282,15 @@ static void valid_frame(struct fuzz *f)
 		       hello_eq(&h, &f->peer->hello);
 	else if (kind == 2)
 		same = cairn_proto_decode_request(b, len, &f->req) == 0 && request_eq(&q, &f->req);
-	else
+	else if (kind == 3)
 		same = cairn_proto_decode_reply(b, len, f->rep) == 0 && reply_eq(f->rep2, f->rep);
+	else if (kind == 4)
+		same = cairn_proto_decode_peer(b, len, f->peer) == 0 &&
+		       f->peer->type == CAIRN_PROTO_SNAP_CHUNK &&
+		       snap_chunk_eq(&c, &f->peer->chunk);
+	else
+		same = cairn_proto_decode_peer(b, len, f->peer) == 0 &&
+		       f->peer->type == CAIRN_PROTO_SNAP_ACK && snap_ack_eq(&a, &f->peer->ack);
 	if (!same)
 		die(f, "a valid message does not round-trip");
 	f->input_len = len < INPUT_BYTES_MAX ? len : INPUT_BYTES_MAX;
@@ -274,6 +312,7 @@ enum field {
 	F_TEXT,
 	F_VERSION,
 	F_ENTRIES,
+	F_CHUNK, /* snapshot chunk data */
 };
 
 /* The fields after the type, for each message type (0-terminated lists are
@@ -295,6 +334,9 @@ static const struct shape shapes[] = {
 	{CAIRN_RAFT_MSG_HEARTBEAT, 5, {F_NODE, F_NODE, F_U64, F_U64, F_U64}},
 	{CAIRN_RAFT_MSG_HEARTBEAT_REPLY, 5, {F_NODE, F_NODE, F_U64, F_BOOL, F_U64}},
 	{CAIRN_RAFT_MSG_TIMEOUT_NOW, 3, {F_NODE, F_NODE, F_U64}},
+	{CAIRN_RAFT_MSG_SNAPSHOT, 6, {F_NODE, F_NODE, F_U64, F_U64, F_U64, F_U64}},
+	{CAIRN_PROTO_SNAP_CHUNK, 8, {F_NODE, F_NODE, F_U64, F_U64, F_U64, F_U64, F_BOOL, F_CHUNK}},
+	{CAIRN_PROTO_SNAP_ACK, 6, {F_NODE, F_NODE, F_U64, F_U64, F_U64, F_BOOL}},
 	{CAIRN_PROTO_GET, 2, {F_U64, F_KEY}},
 	{CAIRN_PROTO_PUT, 5, {F_U64, F_U64, F_U64, F_KEY, F_VALUE}},
 	{CAIRN_PROTO_DEL, 4, {F_U64, F_U64, F_U64, F_KEY}},
@@ -488,6 +530,9 @@ static void pack_field(struct shaper *s, enum field fd)
 	case F_ENTRIES:
 		pack_entries(s);
 		break;
+	case F_CHUNK:
+		pack_bytes(s, false, doubtful_len(r, 0, CAIRN_SNAPSHOT_CHUNK_BYTES));
+		break;
 	}
 }
 
@@ -545,7 +590,7 @@ static uint64_t arg_or_env(int argc, char **argv, int i, const char *env, uint64
 int main(int argc, char **argv)
 {
 	static struct fuzz f;
-	static uint8_t pool[CAIRN_VALUE_BYTES_MAX + 64];
+	static uint8_t pool[CAIRN_VALUE_BYTES_MAX + CAIRN_SNAPSHOT_CHUNK_BYTES + 64];
 	static struct cairn_proto_reply rep, rep2;
 	f.seed = arg_or_env(argc, argv, 1, "CAIRN_FUZZ_SEED", 1);
 	uint64_t iters = arg_or_env(argc, argv, 2, "CAIRN_FUZZ_ITERS", 200000);

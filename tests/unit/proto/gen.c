@@ -129,9 +129,42 @@ void gen_raft(struct gen *g, struct cairn_raft_msg *m, struct cairn_raft_entry *
 		m->reject = reject;
 		m->read_seq = pick_u64(g);
 		break;
+	case CAIRN_RAFT_MSG_SNAPSHOT:
+		m->prev_index = pick_u64(g);
+		m->prev_term = pick_u64(g);
+		m->commit = pick_u64(g);
+		break;
 	default:
 		break;
 	}
+}
+
+void gen_snap_chunk(struct gen *g, struct cairn_proto_snap_chunk *c)
+{
+	memset(c, 0, sizeof *c);
+	c->from = pick_node(g);
+	c->to = pick_node(g);
+	c->term = pick_u64(g) | 1;
+	c->snap_index = pick_u64(g) | 1;
+	c->snap_term = 1 + cairn_rand_below(&g->rand, c->term);
+	if (cairn_rand_chance(&g->rand, 200000))
+		c->snap_term = c->term;
+	c->last = cairn_rand_chance(&g->rand, 300000);
+	c->data = pick_bytes(g, 0, CAIRN_SNAPSHOT_CHUNK_BYTES);
+	c->offset = pick_u64(g);
+	if (c->offset > UINT64_MAX - c->data.len)
+		c->offset = UINT64_MAX - c->data.len;
+}
+
+void gen_snap_ack(struct gen *g, struct cairn_proto_snap_ack *a)
+{
+	memset(a, 0, sizeof *a);
+	a->from = pick_node(g);
+	a->to = pick_node(g);
+	a->term = pick_u64(g);
+	a->snap_index = pick_u64(g) | 1;
+	a->offset_next = pick_u64(g);
+	a->ok = cairn_rand_chance(&g->rand, 700000);
 }
 
 void gen_request(struct gen *g, struct cairn_proto_request *q)
@@ -236,6 +269,19 @@ bool raft_eq(const struct cairn_raft_msg *a, const struct cairn_raft_msg *b)
 	return true;
 }
 
+bool snap_chunk_eq(const struct cairn_proto_snap_chunk *a, const struct cairn_proto_snap_chunk *b)
+{
+	return a->from == b->from && a->to == b->to && a->term == b->term &&
+	       a->snap_index == b->snap_index && a->snap_term == b->snap_term &&
+	       a->offset == b->offset && a->last == b->last && bytes_eq(&a->data, &b->data);
+}
+
+bool snap_ack_eq(const struct cairn_proto_snap_ack *a, const struct cairn_proto_snap_ack *b)
+{
+	return a->from == b->from && a->to == b->to && a->term == b->term &&
+	       a->snap_index == b->snap_index && a->offset_next == b->offset_next && a->ok == b->ok;
+}
+
 bool request_eq(const struct cairn_proto_request *a, const struct cairn_proto_request *b)
 {
 	return a->type == b->type && a->id == b->id && a->client_id == b->client_id &&
@@ -297,6 +343,22 @@ bool raft_valid(const struct cairn_raft_msg *m)
 static bool bytes_valid(const struct cairn_proto_bytes *b, uint32_t min, uint32_t max)
 {
 	return b->len >= min && b->len <= max && (b->len == 0) == (b->data == NULL);
+}
+
+bool snap_chunk_valid(const struct cairn_proto_snap_chunk *c)
+{
+	if (!node_ok(c->from) || !node_ok(c->to))
+		return false;
+	if (c->snap_index == 0 || c->snap_term == 0 || c->snap_term > c->term)
+		return false;
+	if (!bytes_valid(&c->data, 0, CAIRN_SNAPSHOT_CHUNK_BYTES))
+		return false;
+	return c->offset <= UINT64_MAX - c->data.len;
+}
+
+bool snap_ack_valid(const struct cairn_proto_snap_ack *a)
+{
+	return node_ok(a->from) && node_ok(a->to) && a->snap_index != 0;
 }
 
 bool request_valid(const struct cairn_proto_request *q)

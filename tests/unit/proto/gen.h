@@ -25,17 +25,23 @@ struct gen {
 void gen_hello(struct gen *g, struct cairn_proto_hello *h);
 /* entries: room for CAIRN_PROTO_APPEND_ENTRIES_MAX. */
 void gen_raft(struct gen *g, struct cairn_raft_msg *m, struct cairn_raft_entry *entries);
+void gen_snap_chunk(struct gen *g, struct cairn_proto_snap_chunk *c);
+void gen_snap_ack(struct gen *g, struct cairn_proto_snap_ack *a);
 void gen_request(struct gen *g, struct cairn_proto_request *q);
 void gen_reply(struct gen *g, struct cairn_proto_reply *rep);
 
 bool hello_eq(const struct cairn_proto_hello *a, const struct cairn_proto_hello *b);
 bool raft_eq(const struct cairn_raft_msg *a, const struct cairn_raft_msg *b);
+bool snap_chunk_eq(const struct cairn_proto_snap_chunk *a, const struct cairn_proto_snap_chunk *b);
+bool snap_ack_eq(const struct cairn_proto_snap_ack *a, const struct cairn_proto_snap_ack *b);
 bool request_eq(const struct cairn_proto_request *a, const struct cairn_proto_request *b);
 bool reply_eq(const struct cairn_proto_reply *a, const struct cairn_proto_reply *b);
 
 /* Written from the wire description in proto.h, not from the decoder:
  * does a decoded message respect every rule? */
 bool raft_valid(const struct cairn_raft_msg *m);
+bool snap_chunk_valid(const struct cairn_proto_snap_chunk *c);
+bool snap_ack_valid(const struct cairn_proto_snap_ack *a);
 bool request_valid(const struct cairn_proto_request *q);
 bool reply_valid(const struct cairn_proto_reply *rep);
 

@@ -111,7 +111,7 @@ Test(proto_reject, empty_array_and_unknown_types)
 {
 	msgpack_pack_array(&pk, 0);
 	refused_by_all("empty array");
-	uint64_t unknown[] = {0, 10, 15, 17, 31, 37, 47, 50, 255, 1ull << 40};
+	uint64_t unknown[] = {0, 11, 15, 19, 31, 37, 47, 50, 255, 1ull << 40};
 	for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
 		reset();
 		msgpack_pack_array(&pk, 4);
@@ -562,5 +562,108 @@ Test(proto_reject, frame_split_finds_whole_frames_and_refuses_bad_lengths)
 	uint8_t over[4];
 	cairn_put_be32(over, CAIRN_FRAME_BYTES_MAX + 1u);
 	cr_assert_eq(cairn_proto_frame_split(over, 4, &len), CAIRN_EPROTO, "refused early");
+	cairn_buf_free(&b);
+}
+
+/* ---- snapshot frames --------------------------------------------------- */
+
+/* A SNAP_CHUNK with the given fields and a data bin of data_len bytes. */
+static void snap_chunk(uint64_t term, uint64_t snap_index, uint64_t snap_term, uint64_t offset,
+		       size_t data_len)
+{
+	reset();
+	msgpack_pack_array(&pk, 9);
+	pack_u(CAIRN_PROTO_SNAP_CHUNK);
+	pack_u(1);
+	pack_u(2);
+	pack_u(term);
+	pack_u(snap_index);
+	pack_u(snap_term);
+	pack_u(offset);
+	msgpack_pack_false(&pk);
+	pack_bin(data_len, 's');
+}
+
+Test(proto_reject, snap_chunk_over_its_size_limit_or_out_of_range)
+{
+	snap_chunk(5, 100, 5, 0, CAIRN_SNAPSHOT_CHUNK_BYTES);
+	cr_assert_eq(cairn_proto_decode_peer(bytes(), sb.size, peer), 0, "%s", peer->why);
+	cr_assert_eq(peer->chunk.data.len, CAIRN_SNAPSHOT_CHUNK_BYTES);
+	snap_chunk(5, 100, 5, 0, CAIRN_SNAPSHOT_CHUNK_BYTES + 1);
+	cr_assert_eq(cairn_proto_decode_peer(bytes(), sb.size, peer), CAIRN_EPROTO);
+	cr_assert_str_eq(peer->why, "bytes too long");
+	snap_chunk(5, 0, 5, 0, 10);
+	cr_assert_eq(cairn_proto_decode_peer(bytes(), sb.size, peer), CAIRN_EPROTO, "index 0");
+	snap_chunk(5, 100, 0, 0, 10);
+	cr_assert_eq(cairn_proto_decode_peer(bytes(), sb.size, peer), CAIRN_EPROTO, "term 0");
+	snap_chunk(5, 100, 6, 0, 10);
+	cr_assert_eq(cairn_proto_decode_peer(bytes(), sb.size, peer), CAIRN_EPROTO,
+		     "a snapshot term above the sender's term");
+	snap_chunk(5, 100, 5, UINT64_MAX - 9, 10);
+	cr_assert_eq(cairn_proto_decode_peer(bytes(), sb.size, peer), CAIRN_EPROTO,
+		     "offset + length overflows");
+	snap_chunk(5, 100, 5, UINT64_MAX - 10, 10);
+	cr_assert_eq(cairn_proto_decode_peer(bytes(), sb.size, peer), 0, "%s", peer->why);
+}
+
+Test(proto_reject, snap_frames_of_the_wrong_shape)
+{
+	/* The data as a str, an ACK one element short, an ACK without a bool. */
+	reset();
+	msgpack_pack_array(&pk, 9);
+	pack_u(CAIRN_PROTO_SNAP_CHUNK);
+	for (int i = 0; i < 6; i++)
+		pack_u(1);
+	msgpack_pack_true(&pk);
+	pack_str("data", 4);
+	cr_assert_eq(cairn_proto_decode_peer(bytes(), sb.size, peer), CAIRN_EPROTO);
+	reset();
+	msgpack_pack_array(&pk, 6);
+	pack_u(CAIRN_PROTO_SNAP_ACK);
+	for (int i = 0; i < 5; i++)
+		pack_u(1);
+	cr_assert_eq(cairn_proto_decode_peer(bytes(), sb.size, peer), CAIRN_EPROTO);
+	reset();
+	msgpack_pack_array(&pk, 7);
+	pack_u(CAIRN_PROTO_SNAP_ACK);
+	for (int i = 0; i < 6; i++)
+		pack_u(1);
+	cr_assert_eq(cairn_proto_decode_peer(bytes(), sb.size, peer), CAIRN_EPROTO);
+	cr_assert_str_eq(peer->why, "expected a boolean");
+	/* Peer frames are nothing on the client port. */
+	cr_assert_eq(cairn_proto_decode_request(bytes(), sb.size, &req), CAIRN_EPROTO);
+	cr_assert_eq(cairn_proto_decode_reply(bytes(), sb.size, &rep), CAIRN_EPROTO);
+}
+
+Test(proto_reject, snap_encoders_refuse_out_of_limit_fields)
+{
+	struct cairn_buf b;
+	cairn_buf_init(&b, 0);
+	static uint8_t big[CAIRN_SNAPSHOT_CHUNK_BYTES + 1];
+	struct cairn_proto_snap_chunk c = {.from = 1,
+					   .to = 2,
+					   .term = 3,
+					   .snap_index = 10,
+					   .snap_term = 3,
+					   .data = {big, CAIRN_SNAPSHOT_CHUNK_BYTES + 1}};
+	cr_assert_eq(cairn_proto_encode_snap_chunk(&b, &c), CAIRN_EINVAL, "data too long");
+	c.data.len = 1;
+	c.snap_term = 4;
+	cr_assert_eq(cairn_proto_encode_snap_chunk(&b, &c), CAIRN_EINVAL, "term above");
+	c.snap_term = 3;
+	c.snap_index = 0;
+	cr_assert_eq(cairn_proto_encode_snap_chunk(&b, &c), CAIRN_EINVAL, "index 0");
+	c.snap_index = 10;
+	c.offset = UINT64_MAX;
+	cr_assert_eq(cairn_proto_encode_snap_chunk(&b, &c), CAIRN_EINVAL, "overflow");
+	c.offset = 0;
+	c.to = 0;
+	cr_assert_eq(cairn_proto_encode_snap_chunk(&b, &c), CAIRN_EINVAL, "node 0");
+	struct cairn_proto_snap_ack a = {.from = 1, .to = 2, .term = 3, .snap_index = 0};
+	cr_assert_eq(cairn_proto_encode_snap_ack(&b, &a), CAIRN_EINVAL, "index 0");
+	a.snap_index = 1;
+	a.from = CAIRN_NODE_ID_MAX + 1;
+	cr_assert_eq(cairn_proto_encode_snap_ack(&b, &a), CAIRN_EINVAL, "node out of range");
+	cr_assert_eq(b.len, 0, "refused encodes leave the buffer as it was");
 	cairn_buf_free(&b);
 }

@@ -116,6 +116,8 @@ static void node_start(struct net *net, struct tnode *nd)
 		.hard_state = nd->hs,
 		.log = nd->disk.v,
 		.n_log = nd->disk.n,
+		.first_prev_index = nd->disk_prev_index,
+		.first_prev_term = nd->disk_prev_term,
 		.applied = nd->applied,
 	};
 	int rv = cairn_raft_create(&nd->r, &cfg, &rs);
@@ -171,14 +173,35 @@ static void send(struct net *net, const struct cairn_raft_msg *m)
 }
 
 /* Apply a write to the disk and release what waited for it. */
+/* The disk's log starts after (index, term); it keeps what follows only if
+ * it holds term at index (Figure 13). */
+static void disk_install(struct tnode *nd, uint64_t index, uint64_t term)
+{
+	uint64_t prev = nd->disk_prev_index;
+	bool keep = index > prev && index <= prev + nd->disk.n &&
+		    nd->disk.v[index - prev - 1].term == term;
+	size_t drop = keep ? (size_t)(index - prev) : nd->disk.n;
+	for (size_t i = 0; i < drop; i++)
+		free((void *)(uintptr_t)nd->disk.v[i].data);
+	if (drop < nd->disk.n)
+		memmove(nd->disk.v, nd->disk.v + drop, (nd->disk.n - drop) * sizeof(*nd->disk.v));
+	nd->disk.n -= drop;
+	nd->disk_prev_index = index;
+	nd->disk_prev_term = term;
+}
+
 static void write_durable(struct net *net, struct tnode *nd, struct twrite *w)
 {
+	if (w->has_snap)
+		disk_install(nd, w->snap_index, w->snap_term);
 	if (w->has_hs)
 		nd->hs = w->hs;
 	if (w->ents.n > 0) {
 		uint64_t first = w->ents.v[0].index;
-		cr_assert(first >= 1 && first <= nd->disk.n + 1, "write leaves a gap");
-		entries_truncate(&nd->disk, first - 1);
+		cr_assert(first > nd->disk_prev_index &&
+				  first <= nd->disk_prev_index + nd->disk.n + 1,
+			  "write leaves a gap");
+		entries_truncate(&nd->disk, (size_t)(first - 1 - nd->disk_prev_index));
 		for (size_t i = 0; i < w->ents.n; i++)
 			entries_push(&nd->disk, &w->ents.v[i]);
 	}
@@ -187,6 +210,8 @@ static void write_durable(struct net *net, struct tnode *nd, struct twrite *w)
 	if (nd->disk.n > 0) {
 		const struct cairn_raft_entry *last = &nd->disk.v[nd->disk.n - 1];
 		cairn_raft_persisted(nd->r, last->index, last->term);
+	} else if (nd->disk_prev_index > 0) {
+		cairn_raft_persisted(nd->r, nd->disk_prev_index, nd->disk_prev_term);
 	}
 	entries_free(&w->ents);
 	msgs_free(&w->after);
@@ -212,6 +237,13 @@ void net_persist(struct net *net, uint64_t id)
 
 static void record_ready(struct tnode *nd, const struct cairn_raft_ready *rd)
 {
+	if (rd->has_snapshot) {
+		cr_assert(rd->snapshot_index > nd->applied, "install below applied");
+		nd->applied = rd->snapshot_index; /* the state machine is that state */
+		nd->snap_index = rd->snapshot_index;
+		nd->snap_term = rd->snapshot_term;
+		nd->n_installs++;
+	}
 	for (size_t i = 0; i < rd->n_committed; i++) {
 		const struct cairn_raft_entry *e = &rd->committed[i];
 		cr_assert_eq(e->index, nd->applied + 1, "committed out of order");
@@ -240,7 +272,13 @@ void net_drain(struct net *net, uint64_t id)
 		cairn_raft_ready(nd->r, &rd);
 		for (size_t i = 0; i < rd.n_msgs; i++)
 			send(net, &rd.msgs[i]);
-		struct twrite w = {.has_hs = rd.has_hard_state, .hs = rd.hard_state};
+		struct twrite w = {
+			.has_snap = rd.has_snapshot,
+			.snap_index = rd.snapshot_index,
+			.snap_term = rd.snapshot_term,
+			.has_hs = rd.has_hard_state,
+			.hs = rd.hard_state,
+		};
 		for (size_t i = 0; i < rd.n_entries; i++)
 			entries_push(&w.ents, &rd.entries[i]);
 		for (size_t i = 0; i < rd.n_msgs_after_persist; i++)
@@ -302,6 +340,11 @@ static void trace_msg(struct net *net, const struct cairn_raft_msg *m)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, " read=%lu",
 			      (unsigned long)m->read_seq);
 		break;
+	case CAIRN_RAFT_MSG_SNAPSHOT:
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " state=%lu/%lu commit=%lu",
+			      (unsigned long)m->prev_index, (unsigned long)m->prev_term,
+			      (unsigned long)m->commit);
+		break;
 	default:
 		break;
 	}
@@ -326,12 +369,29 @@ const char *net_trace(struct net *net)
 	return net->trace != NULL ? net->trace : "";
 }
 
+/* The term at index of what member nd applied (0 if unknown). */
+static uint64_t applied_term(const struct tnode *nd, uint64_t index)
+{
+	for (size_t i = 0; i < nd->committed.n; i++)
+		if (nd->committed.v[i].index == index)
+			return nd->committed.v[i].term;
+	if (index == nd->snap_index)
+		return nd->snap_term;
+	return 0;
+}
+
 static void deliver_at(struct net *net, size_t i)
 {
 	struct tmsg t = net->q.v[i];
 	memmove(&net->q.v[i], &net->q.v[i + 1], (net->q.n - i - 1) * sizeof(t));
 	net->q.n--;
 	uint64_t to = t.m.to;
+	if (t.m.type == CAIRN_RAFT_MSG_SNAPSHOT && t.m.prev_index == 0) {
+		/* The leader's host sends its state at its applied index. */
+		const struct tnode *from = net_node(net, t.m.from);
+		t.m.prev_index = from->applied;
+		t.m.prev_term = applied_term(from, from->applied);
+	}
 	if (!net->cut[t.m.from][to] && !net_node(net, to)->down) {
 		if (net->tracing)
 			trace_msg(net, &t.m);

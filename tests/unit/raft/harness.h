@@ -7,7 +7,10 @@
  * msgs_after_persist held with it, as the contract in cairn/raft.h demands.
  * Links can be cut one way; members can be stopped and restarted from their
  * disk. Everything a Ready hands out (committed entries, reads) is recorded
- * so tests can assert on it.
+ * so tests can assert on it. A SNAPSHOT a leader asks for is filled in on
+ * delivery with the leader's applied index and its term (unless the test
+ * filled it already); an install moves the state machine there at once and
+ * the disk's log with the Ready's write.
  */
 #ifndef CAIRN_TEST_RAFT_HARNESS_H
 #define CAIRN_TEST_RAFT_HARNESS_H
@@ -39,6 +42,8 @@ struct tentries {
 
 /* A write handed to a member's disk, durable once persisted. */
 struct twrite {
+	bool has_snap;
+	uint64_t snap_index, snap_term;
 	bool has_hs;
 	struct cairn_raft_hard_state hs;
 	struct tentries ents;
@@ -51,8 +56,13 @@ struct tnode {
 	bool down;
 	/* Durable state. */
 	struct cairn_raft_hard_state hs;
-	struct tentries disk;
+	struct tentries disk;     /* the log after disk_prev_index */
+	uint64_t disk_prev_index; /* replaced by an installed snapshot */
+	uint64_t disk_prev_term;
 	uint64_t applied; /* the state machine's applied index (durable) */
+	/* Snapshots this member was asked to install, the last one's place. */
+	size_t n_installs;
+	uint64_t snap_index, snap_term;
 	/* Writes not yet durable (manual persistence), oldest first. */
 	struct twrite *pending;
 	size_t n_pending;

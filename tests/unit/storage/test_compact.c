@@ -1,0 +1,259 @@
+/* The storage side of compaction and snapshots: the applied position, the
+ * log following a snapshot, load after a compacted prefix, long reads, and
+ * data dirs from before the snapshot databases. */
+#include <criterion/criterion.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cairn/errors.h"
+#include "helpers.h"
+#include "storage/storage.h"
+#include "storage/txn.h"
+#include "util/buf.h"
+
+static void setup(void)
+{
+	tmpdir_make();
+}
+
+static void teardown(void)
+{
+	tmpdir_remove();
+}
+
+TestSuite(compact, .init = setup, .fini = teardown, .timeout = 30);
+
+struct pos {
+	uint64_t index, term;
+};
+
+static int set_applied_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
+{
+	const struct pos *p = arg;
+	int rc = cairn_storage_meta_put_u64(txn, dbs, CAIRN_META_APPLIED, p->index);
+	if (rc == 0 && p->term != 0)
+		rc = cairn_storage_meta_put_u64(txn, dbs, CAIRN_META_APPLIED_TERM, p->term);
+	return rc;
+}
+
+static void set_applied(struct cairn_storage *s, uint64_t index, uint64_t term)
+{
+	struct pos p = {index, term};
+	cr_assert_eq(cairn_storage_write_txn(s, set_applied_fn, &p), 0);
+}
+
+static int applied_pos_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
+{
+	struct pos *p = arg;
+	return cairn_storage_applied_pos_in_txn(txn, dbs, &p->index, &p->term);
+}
+
+static struct pos applied_pos(struct cairn_storage *s)
+{
+	struct pos p = {99, 99};
+	cr_assert_eq(cairn_storage_read_txn(s, applied_pos_fn, &p), 0);
+	return p;
+}
+
+struct follow_args {
+	uint64_t index, term;
+	uint64_t last_index, last_term;
+};
+
+static int follow_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
+{
+	struct follow_args *a = arg;
+	return cairn_storage_follow_snapshot_in_txn(txn, dbs, a->index, a->term, &a->last_index,
+						    &a->last_term);
+}
+
+Test(compact, applied_pos_of_a_new_store_is_zero)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	struct pos p = applied_pos(s);
+	cr_assert_eq(p.index, 0);
+	cr_assert_eq(p.term, 0);
+	cairn_storage_close(s);
+}
+
+Test(compact, applied_pos_without_a_recorded_term_and_without_its_entry_is_term_zero)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	set_applied(s, 5, 0); /* no log at all: nothing to take the term from */
+	struct pos p = applied_pos(s);
+	cr_assert_eq(p.index, 5);
+	cr_assert_eq(p.term, 0);
+	cairn_storage_close(s);
+}
+
+Test(compact, load_after_drop_prefix_starts_after_the_dropped_entries)
+{
+	const char *dir = tmpdir_path();
+	struct cairn_storage *s = open_store(dir, 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 9, 2), 9, NULL), 0);
+	set_applied(s, 7, 2);
+	cr_assert_eq(cairn_storage_drop_prefix(s, 6), 0);
+	cr_assert_eq(cairn_storage_drop_prefix(s, 8), CAIRN_EINVAL, "beyond applied");
+	cairn_storage_close(s);
+	s = open_store(dir, 1);
+	struct cairn_raft_restore rs;
+	struct cairn_storage_entries log = {0};
+	cr_assert_eq(cairn_storage_load(s, &rs, &log), 0);
+	cr_assert_eq(rs.first_prev_index, 6);
+	cr_assert_eq(rs.first_prev_term, 2);
+	cr_assert_eq(rs.applied, 7);
+	cr_assert_eq(rs.n_log, 3);
+	cr_assert_eq(rs.log[0].index, 7);
+	cairn_storage_entries_free(&log);
+	cairn_storage_close(s);
+}
+
+static int put_prev_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
+{
+	(void)arg;
+	uint8_t b[16];
+	cairn_put_be64(b, 10);
+	cairn_put_be64(b + 8, 1);
+	MDB_val k = {strlen(CAIRN_META_LOG_PREV), (void *)(uintptr_t)CAIRN_META_LOG_PREV};
+	MDB_val v = {sizeof(b), b};
+	return mdb_put(txn, dbs->meta, &k, &v, 0);
+}
+
+Test(compact, load_refuses_an_applied_index_below_the_dropped_prefix)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	set_applied(s, 3, 1);
+	cr_assert_eq(cairn_storage_write_txn(s, put_prev_fn, NULL), 0);
+	struct cairn_raft_restore rs;
+	struct cairn_storage_entries log = {0};
+	cr_assert_eq(cairn_storage_load(s, &rs, &log), CAIRN_ECORRUPT);
+	cairn_storage_close(s);
+}
+
+Test(compact, follow_keeps_the_entries_after_a_matching_entry)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 8, 3), 8, NULL), 0);
+	struct follow_args a = {.index = 5, .term = 3};
+	cr_assert_eq(cairn_storage_write_txn(s, follow_fn, &a), 0);
+	cr_assert_eq(a.last_index, 8);
+	cr_assert_eq(a.last_term, 3);
+	struct cairn_storage_bounds b;
+	cr_assert_eq(cairn_storage_bounds(s, &b), 0);
+	cr_assert_eq(b.prev_index, 5);
+	cr_assert_eq(b.prev_term, 3);
+	cr_assert_eq(b.first_index, 6);
+	cr_assert_eq(b.last_index, 8);
+	cairn_storage_close(s);
+}
+
+Test(compact, follow_drops_everything_after_a_conflict_or_beyond_the_log)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 8, 3), 8, NULL), 0);
+	struct follow_args a = {.index = 5, .term = 4};
+	cr_assert_eq(cairn_storage_write_txn(s, follow_fn, &a), 0);
+	cr_assert_eq(a.last_index, 5);
+	cr_assert_eq(a.last_term, 4);
+	struct cairn_storage_bounds b;
+	cr_assert_eq(cairn_storage_bounds(s, &b), 0);
+	cr_assert_eq(b.prev_index, 5);
+	cr_assert_eq(b.last_index, 5);
+	cr_assert_eq(b.first_index, 6);
+	a = (struct follow_args){.index = 20, .term = 4};
+	cr_assert_eq(cairn_storage_write_txn(s, follow_fn, &a), 0);
+	cr_assert_eq(cairn_storage_bounds(s, &b), 0);
+	cr_assert_eq(b.prev_index, 20);
+	cr_assert_eq(b.last_index, 20);
+	cr_assert_eq(b.last_term, 4);
+	/* Never back. */
+	a = (struct follow_args){.index = 19, .term = 4};
+	cr_assert_eq(cairn_storage_write_txn(s, follow_fn, &a), CAIRN_EINVAL);
+	/* The same position again keeps everything. */
+	cr_assert_eq(cairn_storage_append(s, make_entries(21, 22, 4), 2, NULL), 0);
+	a = (struct follow_args){.index = 20, .term = 4};
+	cr_assert_eq(cairn_storage_write_txn(s, follow_fn, &a), 0);
+	cr_assert_eq(a.last_index, 22);
+	cairn_storage_close(s);
+}
+
+static int read_applied_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg)
+{
+	return cairn_storage_meta_get_u64(txn, dbs, CAIRN_META_APPLIED, arg);
+}
+
+Test(compact, long_read_keeps_its_view_across_commits)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	set_applied(s, 1, 1);
+	struct cairn_storage_long_read *lr = NULL;
+	cr_assert_eq(cairn_storage_long_read_begin(s, &lr), 0);
+	set_applied(s, 2, 1);
+	uint64_t seen = 0;
+	cr_assert_eq(cairn_storage_long_read_step(s, lr, read_applied_fn, &seen), 0);
+	cr_assert_eq(seen, 1, "the view of begin");
+	cr_assert_eq(cairn_storage_applied(s, &seen), 0);
+	cr_assert_eq(seen, 2, "other reads see the commit meanwhile");
+	set_applied(s, 3, 1);
+	cr_assert_eq(cairn_storage_long_read_step(s, lr, read_applied_fn, &seen), 0);
+	cr_assert_eq(seen, 1);
+	cairn_storage_long_read_end(s, lr);
+	cairn_storage_long_read_end(s, NULL);
+	cairn_storage_close(s);
+}
+
+/* A dir as the code before snapshots left it: format 1 and the five
+ * databases, no snap_* ones, no applied term. */
+static void make_old_dir(const char *dir)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta, log, dbi;
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+	cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "log", MDB_CREATE, &log), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "kv", MDB_CREATE, &dbi), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "sessions", MDB_CREATE, &dbi), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "sessions_lru", MDB_CREATE, &dbi), 0);
+	struct cairn_storage_dbs dbs = {.meta = meta, .log = log};
+	cr_assert_eq(cairn_storage_meta_put_u64(txn, &dbs, CAIRN_META_FORMAT, 1), 0);
+	cr_assert_eq(cairn_storage_meta_put_u64(txn, &dbs, CAIRN_META_CLUSTER_ID, TEST_CLUSTER), 0);
+	cr_assert_eq(cairn_storage_meta_put_u64(txn, &dbs, CAIRN_META_MEMBER_ID, 1), 0);
+	cr_assert_eq(cairn_storage_meta_put_u64(txn, &dbs, CAIRN_META_APPLIED, 2), 0);
+	for (uint64_t i = 1; i <= 3; i++) {
+		uint8_t kb[8], vb[9] = {0};
+		cairn_put_be64(kb, i);
+		cairn_put_be64(vb, 7); /* term 7 */
+		vb[8] = CAIRN_RAFT_ENTRY_NOOP;
+		MDB_val k = {8, kb}, v = {9, vb};
+		cr_assert_eq(mdb_put(txn, log, &k, &v, 0), 0);
+	}
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+Test(compact, dir_from_before_snapshots_opens_and_takes_its_applied_term_from_the_log)
+{
+	const char *dir = tmpdir_path();
+	make_old_dir(dir);
+	struct cairn_storage *s = open_store(dir, 1);
+	struct pos p = applied_pos(s);
+	cr_assert_eq(p.index, 2);
+	cr_assert_eq(p.term, 7);
+	/* Compaction works there, and keeps the applied term. */
+	cr_assert_eq(cairn_storage_drop_prefix(s, 2), 0);
+	p = applied_pos(s);
+	cr_assert_eq(p.term, 7);
+	struct cairn_raft_restore rs;
+	struct cairn_storage_entries log = {0};
+	cr_assert_eq(cairn_storage_load(s, &rs, &log), 0);
+	cr_assert_eq(rs.first_prev_index, 2);
+	cr_assert_eq(rs.first_prev_term, 7);
+	cr_assert_eq(rs.n_log, 1);
+	cairn_storage_entries_free(&log);
+	cairn_storage_close(s);
+}
