@@ -315,7 +315,10 @@ static void refuse_chunk(struct cairn_node *n, const struct cairn_proto_snap_chu
 {
 	CAIRN_WARN("snapshot from %llu: chunk at %llu refused: %s", (unsigned long long)c->from,
 		   (unsigned long long)c->offset, why);
-	n->snap_in.from = 0;
+	/* Only the stream being received ends here: a chunk of another
+	 * sender (a deposed leader's late one, a stray) must not break it. */
+	if (c->from == n->snap_in.from)
+		n->snap_in.from = 0;
 	send_ack(n, c->from, c->snap_index, c->offset, false);
 }
 
@@ -378,6 +381,10 @@ void cairn_snap_on_chunk(struct cairn_node *n, const struct cairn_proto_snap_chu
 	}
 	in->next_offset += c->data.len;
 	in->jobs++;
+	/* Nothing continues a final chunk: staged, a chunk after it would
+	 * discard the complete staging the core is about to install. */
+	if (c->last)
+		in->from = 0;
 }
 
 /* The last chunk is staged: the core decides whether to install. */
