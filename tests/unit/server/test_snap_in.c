@@ -192,3 +192,86 @@ Test(snap_in, a_stray_chunk_does_not_end_the_transfer_in_progress)
 	ready();
 	assert_installed();
 }
+
+/* A follower whose log (1..10, term 1) was never committed. */
+static void follow_term_one_log(void)
+{
+	struct cairn_raft_entry e[10];
+	for (uint64_t i = 0; i < 10; i++)
+		e[i] = (struct cairn_raft_entry){
+			.term = 1, .index = i + 1, .type = CAIRN_RAFT_ENTRY_NOOP};
+	struct cairn_raft_msg m = {
+		.type = CAIRN_RAFT_MSG_APPEND,
+		.from = 1,
+		.to = 2,
+		.term = 1,
+		.entries = e,
+		.n_entries = 10,
+	};
+	cr_assert_eq(cairn_raft_step(n->raft, &m), 0);
+	ready();
+	struct cairn_raft_status st;
+	cairn_raft_status(n->raft, &st);
+	cr_assert_eq(st.persisted_index, 10);
+	cr_assert_eq(st.commit, 0);
+}
+
+/* A final chunk whose state does not hold together (a session without its
+ * lru record passes the chunk check, record by record) is refused when it
+ * is staged, before the core is told of it: once the core installs, a
+ * refused install would leave the member unable to write, and the Ready
+ * behind it would store the snapshot's index as the commit index over a
+ * log whose entries up to it were never committed (a restart would apply
+ * them). */
+Test(snap_in, an_inconsistent_state_is_refused_before_the_core_installs_it)
+{
+	follow_term_one_log();
+	static uint8_t buf[64];
+	cairn_put_be32(buf, CAIRN_KV_SNAP_MAGIC);
+	buf[4] = CAIRN_KV_SNAP_VERSION;
+	buf[5] = CAIRN_KV_SNAP_FLAG_LAST;
+	size_t off = CAIRN_KV_SNAP_HEADER_BYTES;
+	buf[off] = 2; /* sessions */
+	buf[off + 1] = 0;
+	buf[off + 2] = 8;
+	cairn_put_be32(buf + off + 3, 17);
+	off += CAIRN_KV_SNAP_RECORD_HEADER_BYTES;
+	cairn_put_be64(buf + off, 7); /* client id */
+	off += 8;
+	cairn_put_be64(buf + off, 1);     /* seq */
+	cairn_put_be64(buf + off + 8, 3); /* last use */
+	buf[off + 16] = 0;
+	off += 17;
+	cr_assert_eq(cairn_kv_snap_chunk_check(buf, off), 0);
+	struct cairn_proto_snap_chunk c = {
+		.from = 3,
+		.to = 2,
+		.term = 2,
+		.snap_index = 8,
+		.snap_term = 2,
+		.offset = 0,
+		.last = true,
+		.data = {buf, (uint32_t)off},
+	};
+	cairn_snap_on_chunk(n, &c);
+	drain();
+	ready();
+	struct cairn_raft_status st;
+	cairn_raft_status(n->raft, &st);
+	cr_assert_eq(n->write_error, 0, "storage failed: %s", cairn_strerror(n->write_error));
+	cr_assert_not(n->snap_in.install_failed);
+	cr_assert_eq(st.commit, 0, "the core must not take a state storage refuses");
+	cr_assert_eq(st.first_index, 1);
+	/* A good stream afterwards still installs. */
+	struct cairn_proto_snap_chunk g = chunk(3, 0, true);
+	g.term = 2;
+	g.snap_index = 8;
+	g.snap_term = 2;
+	cairn_snap_on_chunk(n, &g);
+	drain();
+	ready();
+	cairn_raft_status(n->raft, &st);
+	cr_assert_eq(st.first_index, 9);
+	cr_assert_eq(n->write_error, 0);
+	cr_assert_eq(n->commit.applied, 8);
+}
