@@ -80,6 +80,10 @@ struct cairn_client_node_status {
 	uint64_t commit_index;
 	uint64_t applied_index;
 	uint64_t last_log_index;
+	/* The log kept behind compaction: its first index and the payload
+	 * bytes held in memory. 0, 0 from a member that does not report them. */
+	uint64_t first_log_index;
+	uint64_t log_bytes;
 };
 
 /* Private; see client.c. */

@@ -390,7 +390,8 @@ void cairn_raft_status(const struct cairn_raft *r, struct cairn_raft_status *st)
  *     Committed entries handed out from then on (in that Ready or later)
  *     start at prev_index + 1: apply them after the install.
  *  4. The leader takes the APPEND_REPLY like any other and resumes
- *     replication after index.
+ *     replication after index; if it compacted past index meanwhile, it
+ *     asks for a SNAPSHOT again at once.
  */
 
 /* The state machine holds every entry through index durably; drop them

@@ -308,6 +308,7 @@ static int node_json(struct cairn_buf *out, const struct cairn_client_node_statu
 		rv = append_fmt_u64(out, "applied_index", s->applied_index, off);
 	if (rv == 0)
 		rv = append_fmt_u64(out, "last_log_index", s->last_log_index, off);
+
 	if (rv == 0)
 		rv = cairn_buf_append_u8(out, '}');
 	return rv;
@@ -340,18 +341,18 @@ static int table_row(struct cairn_buf *out, const struct cairn_client_node_statu
 	char leader[24] = "-";
 	if (!s->reachable) {
 		snprintf(line, sizeof(line),
-			 "%-4" PRIu64 " %-22s %-22s %-11s %6s %6s %8s %8s %8s\n", s->id, s->client,
-			 s->peer[0] != '\0' ? s->peer : "-", "unreachable", "-", "-", "-", "-",
-			 "-");
+			 "%-4" PRIu64 " %-22s %-22s %-11s %6s %6s %8s %8s %8s %8s\n", s->id,
+			 s->client, s->peer[0] != '\0' ? s->peer : "-", "unreachable", "-", "-",
+			 "-", "-", "-", "-");
 		return append_str(out, line);
 	}
 	if (s->leader != 0)
 		snprintf(leader, sizeof(leader), "%" PRIu64, s->leader);
 	snprintf(line, sizeof(line),
 		 "%-4" PRIu64 " %-22s %-22s %-11s %6" PRIu64 " %6s %8" PRIu64 " %8" PRIu64
-		 " %8" PRIu64 "\n",
+		 " %8" PRIu64 " %8" PRIu64 "\n",
 		 s->id, s->client, s->peer[0] != '\0' ? s->peer : "-", s->role, s->term, leader,
-		 s->commit_index, s->applied_index, s->last_log_index);
+		 s->commit_index, s->applied_index, s->last_log_index, s->first_log_index);
 	return append_str(out, line);
 }
 
@@ -368,7 +369,7 @@ int cairn_cli_status_table(struct cairn_buf *out, const struct cairn_client_node
 	if (rv == 0)
 		rv = append_str(out,
 				"ID   CLIENT                 PEER                   ROLE          "
-				"TERM LEADER   COMMIT  APPLIED  LASTLOG\n");
+				"TERM LEADER   COMMIT  APPLIED  LASTLOG FIRSTLOG\n");
 	for (size_t i = 0; rv == 0 && i < n; i++)
 		rv = table_row(out, &st[i]);
 	return rv;

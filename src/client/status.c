@@ -73,6 +73,8 @@ static void probe_read(struct probe *p, struct cairn_client_node_status *st)
 			st->commit_index = r.status.commit_index;
 			st->applied_index = r.status.applied_index;
 			st->last_log_index = r.status.last_log_index;
+			st->first_log_index = r.status.first_log_index;
+			st->log_bytes = r.status.log_bytes;
 		}
 		p->done = true;
 		return;

@@ -101,6 +101,8 @@ int cairn_client_wire_decode(const uint8_t *payload, size_t bytes, struct cairn_
 		s->commit_index = rep.status.commit_index;
 		s->applied_index = rep.status.applied_index;
 		s->last_log_index = rep.status.last_log_index;
+		s->first_log_index = rep.status.first_log_index;
+		s->log_bytes = rep.status.log_bytes;
 		snprintf(s->peer, sizeof(s->peer), "%s", rep.status.peer_addr);
 		snprintf(s->client, sizeof(s->client), "%s", rep.status.client_addr);
 		return 0;

@@ -492,7 +492,7 @@ out:
 
 static int rd_status_reply(struct rd *r, uint32_t n, struct cairn_proto_status *st)
 {
-	if (n != 11)
+	if (n != 13)
 		return fail(r, "status: wrong element count");
 	int rv = rd_node_id(r, &st->node_id);
 	if (rv == 0)
@@ -511,6 +511,10 @@ static int rd_status_reply(struct rd *r, uint32_t n, struct cairn_proto_status *
 		rv = rd_text(r, 0, CAIRN_PROTO_ADDR_BYTES_MAX, st->peer_addr);
 	if (rv == 0)
 		rv = rd_text(r, 0, CAIRN_PROTO_ADDR_BYTES_MAX, st->client_addr);
+	if (rv == 0)
+		rv = rd_u64(r, &st->first_log_index);
+	if (rv == 0)
+		rv = rd_u64(r, &st->log_bytes);
 	return rv;
 }
 

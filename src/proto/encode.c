@@ -301,7 +301,7 @@ static int encode_status_reply(struct cairn_buf *b, const struct cairn_proto_rep
 	    !text_ok(st->client_addr, CAIRN_PROTO_ADDR_BYTES_MAX, &client_len))
 		return CAIRN_EINVAL;
 	struct enc e;
-	enc_begin(&e, b, 11, CAIRN_PROTO_STATUS_REPLY);
+	enc_begin(&e, b, 13, CAIRN_PROTO_STATUS_REPLY);
 	enc_u64(&e, rep->id);
 	enc_u64(&e, st->node_id);
 	enc_str(&e, st->role, role_len);
@@ -312,6 +312,8 @@ static int encode_status_reply(struct cairn_buf *b, const struct cairn_proto_rep
 	enc_u64(&e, st->last_log_index);
 	enc_str(&e, st->peer_addr, peer_len);
 	enc_str(&e, st->client_addr, client_len);
+	enc_u64(&e, st->first_log_index);
+	enc_u64(&e, st->log_bytes);
 	return enc_end(&e);
 }
 

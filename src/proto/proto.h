@@ -70,7 +70,8 @@
  *                                       message str (human-readable)
  *   STATUS_REPLY   [49, id, node_id, role str, term, leader (0 = none),
  *                   commit_index, applied_index, last_log_index,
- *                   peer_addr str, client_addr str]
+ *                   peer_addr str, client_addr str, first_log_index,
+ *                   log_bytes]
  *
  * Text fields (str) hold no NUL byte and are at most their *_BYTES_MAX
  * below; decoders copy them NUL-terminated into the output struct.
@@ -286,6 +287,8 @@ struct cairn_proto_status {
 	uint64_t last_log_index;
 	char peer_addr[CAIRN_PROTO_ADDR_BYTES_MAX + 1];
 	char client_addr[CAIRN_PROTO_ADDR_BYTES_MAX + 1];
+	uint64_t first_log_index; /* first index still in the log (compacted before) */
+	uint64_t log_bytes;       /* payload bytes of the log held in memory */
 };
 
 /* A reply: REPLY (code and what it carries) or STATUS_REPLY (status). */

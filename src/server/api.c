@@ -145,6 +145,8 @@ static void reply_status(struct client_conn *cc, uint64_t id)
 	rep.status.commit_index = st.commit;
 	rep.status.applied_index = n->commit.applied;
 	rep.status.last_log_index = st.last_index;
+	rep.status.first_log_index = st.first_index;
+	rep.status.log_bytes = st.log_bytes;
 	cairn_node_copy_text(rep.status.peer_addr, sizeof rep.status.peer_addr, n->self->peer.text);
 	cairn_node_copy_text(rep.status.client_addr, sizeof rep.status.client_addr,
 			     n->self->client.text);

@@ -716,7 +716,8 @@ def compacted_restart():
 def compaction_bounds_the_log():
     """Under a steady write load every member's in-memory log stays within
     2 * log_keep_entries of the applied index: first_index keeps advancing,
-    and the stats line at exit shows the log's first index near the end."""
+    and both the status table and the stats line at exit show the log's
+    first index near the end."""
     with cluster(log_keep_entries=KEEP) as c:
         lid = c.wait_leader()
         put_many(c, ["c%03d" % i for i in range(400)], lambda k: "x" * 200)
@@ -726,6 +727,12 @@ def compaction_bounds_the_log():
         commit = [n for n in st["nodes"] if n["id"] == lid][0]["commit_index"]
         check(commit >= 400, "commit index %d" % commit)
         c.wait_caught_up(list(c.nodes))
+        # the plain status table shows each member's first log index
+        rows = [l.split() for l in c.must("status").decode().splitlines()[2:]]
+        check(len(rows) == len(c.nodes), "status rows %s" % rows)
+        for row in rows:
+            check(int(row[-1]) > commit - 2 * KEEP - 10,
+                  "status: node %s keeps its log from %s, commit %d" % (row[0], row[-1], commit))
         for nd in c.nodes.values():
             status = nd.terminate()
             check(status == 0, "node %d exit %d" % (nd.id, status))

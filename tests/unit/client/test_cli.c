@@ -206,6 +206,7 @@ static void node(struct cairn_client_node_status *s, uint64_t id, bool up, const
 	s->commit_index = 120;
 	s->applied_index = 119;
 	s->last_log_index = 121;
+	s->first_log_index = 101;
 }
 
 static char *status_json(const struct cairn_client_node_status *st, size_t n)
@@ -293,6 +294,8 @@ Test(cli, status_table_has_a_header_and_a_row_per_member)
 	cr_assert(strncmp(t, "leader: 1\nID ", 13) == 0);
 	cr_assert_not_null(strstr(t, "unreachable"));
 	cr_assert_not_null(strstr(t, "127.0.0.1:8002"));
+	cr_assert_not_null(strstr(t, " LASTLOG FIRSTLOG\n"));
+	cr_assert_not_null(strstr(t, "      121      101\n"), "%s", t);
 	size_t lines = 0;
 	for (const char *p = t; *p != '\0'; p++)
 		lines += *p == '\n';

@@ -170,6 +170,8 @@ Test(wire, status_reply_is_read_into_a_node_status)
 	rep.status.commit_index = 10;
 	rep.status.applied_index = 9;
 	rep.status.last_log_index = 11;
+	rep.status.first_log_index = 3;
+	rep.status.log_bytes = 700;
 	snprintf(rep.status.peer_addr, sizeof(rep.status.peer_addr), "127.0.0.1:7002");
 	snprintf(rep.status.client_addr, sizeof(rep.status.client_addr), "127.0.0.1:8002");
 	roundtrip(&rep, &r, &b);
@@ -181,6 +183,8 @@ Test(wire, status_reply_is_read_into_a_node_status)
 	cr_assert_eq(r.status.commit_index, 10);
 	cr_assert_eq(r.status.applied_index, 9);
 	cr_assert_eq(r.status.last_log_index, 11);
+	cr_assert_eq(r.status.first_log_index, 3);
+	cr_assert_eq(r.status.log_bytes, 700);
 	cairn_buf_free(&b);
 }
 

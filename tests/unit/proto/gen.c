@@ -196,6 +196,8 @@ static void gen_status(struct gen *g, struct cairn_proto_status *st)
 	st->last_log_index = pick_u64(g);
 	pick_text(g, st->peer_addr, 0, CAIRN_PROTO_ADDR_BYTES_MAX);
 	pick_text(g, st->client_addr, 0, CAIRN_PROTO_ADDR_BYTES_MAX);
+	st->first_log_index = pick_u64(g);
+	st->log_bytes = pick_u64(g);
 }
 
 void gen_reply(struct gen *g, struct cairn_proto_reply *rep)
@@ -295,7 +297,8 @@ static bool status_eq(const struct cairn_proto_status *a, const struct cairn_pro
 	       a->leader == b->leader && a->commit_index == b->commit_index &&
 	       a->applied_index == b->applied_index && a->last_log_index == b->last_log_index &&
 	       strcmp(a->peer_addr, b->peer_addr) == 0 &&
-	       strcmp(a->client_addr, b->client_addr) == 0;
+	       strcmp(a->client_addr, b->client_addr) == 0 &&
+	       a->first_log_index == b->first_log_index && a->log_bytes == b->log_bytes;
 }
 
 bool reply_eq(const struct cairn_proto_reply *a, const struct cairn_proto_reply *b)

@@ -383,7 +383,9 @@ Test(proto_roundtrip, status_reply)
 						 .leader = 1,
 						 .commit_index = 120,
 						 .applied_index = 119,
-						 .last_log_index = 121};
+						 .last_log_index = 121,
+						 .first_log_index = 101,
+						 .log_bytes = 5120};
 	strcpy(rep.status.role, "follower");
 	strcpy(rep.status.peer_addr, "127.0.0.1:7002");
 	strcpy(rep.status.client_addr, "node2.example:8002");
@@ -391,6 +393,30 @@ Test(proto_roundtrip, status_reply)
 	memset(rep.status.peer_addr, 'p', CAIRN_PROTO_ADDR_BYTES_MAX);
 	rep.status.leader = 0;
 	reply_round_trip(&rep);
+}
+
+/* The STATUS_REPLY of protocol version 1 had 11 elements: refused, like
+ * every other count but 13. */
+Test(proto_roundtrip, status_reply_of_the_old_shape_is_refused)
+{
+	static const char tail[] = "\xa8"
+				   "follower"
+				   "\x03\x01\x78\x77\x79\xa0\xa0";
+	uint8_t old[64] = {0x9b, 49, 9, 2};
+	size_t len = 4;
+	memcpy(old + len, tail, sizeof tail - 1);
+	len += sizeof tail - 1;
+	static struct cairn_proto_reply got;
+	cr_assert_eq(cairn_proto_decode_reply(old, len, &got), CAIRN_EPROTO);
+	old[0] = 0x9c; /* 12 elements */
+	old[len++] = 0x05;
+	cr_assert_eq(cairn_proto_decode_reply(old, len, &got), CAIRN_EPROTO);
+	old[0] = 0x9d; /* 13: the current shape */
+	old[len++] = 0x06;
+	cr_assert_eq(cairn_proto_decode_reply(old, len, &got), 0, "%s", got.why);
+	cr_assert_eq(got.status.commit_index, 120);
+	cr_assert_eq(got.status.first_log_index, 5);
+	cr_assert_eq(got.status.log_bytes, 6);
 }
 
 Test(proto_roundtrip, long_message_is_cut_to_its_limit)
