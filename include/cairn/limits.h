@@ -41,6 +41,10 @@
  * disk) is compacted through the applied index once its payload passes
  * this many bytes. */
 #define CAIRN_LOG_KEEP_BYTES_MAX (64u * 1024u * 1024u)
+/* While a follower takes a snapshot, its leader keeps the log after the
+ * snapshot's index (so that follower resumes from the log) up to this many
+ * bytes. */
+#define CAIRN_LOG_HOLD_BYTES_MAX (4u * CAIRN_LOG_KEEP_BYTES_MAX)
 
 /* Exactly-once bookkeeping. */
 #define CAIRN_SESSIONS_MAX 65536u

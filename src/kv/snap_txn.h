@@ -26,9 +26,10 @@
  * Stage chunk[0..len), which starts at byte offset of the stream of the
  * snapshot (index, term). offset 0 discards any staging and starts anew.
  * Refusals, each discarding the staging: CAIRN_EPROTO (malformed chunk,
- * records out of order across chunks), CAIRN_EINVAL (offset not the staged
- * end, another (index, term) than the staged one, a chunk after the final
- * one).
+ * records out of order across chunks, or, for the final chunk, a staged
+ * state that does not hold together as the install checks it), CAIRN_EINVAL
+ * (offset not the staged end, another (index, term) than the staged one, a
+ * chunk after the final one).
  */
 int cairn_kv_snap_stage_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, uint64_t index,
 			       uint64_t term, uint64_t offset, const uint8_t *chunk, size_t len,

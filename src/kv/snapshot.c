@@ -371,6 +371,17 @@ static int refuse(MDB_txn *txn, const struct cairn_storage_dbs *dbs, int *refuse
 	return stage_clear(txn, dbs);
 }
 
+/* The staged state holds together (snap_txn.h): 0, CAIRN_EPROTO or an
+ * LMDB / CAIRN_E* error. */
+static int staged_check(MDB_txn *txn, const struct cairn_storage_dbs *dbs, uint64_t index)
+{
+	int rc = cairn_kv_sessions_check_in_txn(txn, dbs->snap_sessions, dbs->snap_sessions_lru,
+						index);
+	if (rc == 0)
+		rc = cairn_kv_long_keys_check_in_txn(txn, dbs->snap_kv);
+	return rc;
+}
+
 int cairn_kv_snap_stage_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, uint64_t index,
 			       uint64_t term, uint64_t offset, const uint8_t *chunk, size_t len,
 			       int *refused)
@@ -401,6 +412,16 @@ int cairn_kv_snap_stage_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *dbs
 		return rc;
 	st.end += len;
 	st.done = last;
+	if (last) {
+		/* The staging is complete: refuse it now if it does not hold
+		 * together, before the caller tells Raft it holds the state
+		 * (the install checks it again). */
+		rc = staged_check(txn, dbs, index);
+		if (rc == CAIRN_EPROTO)
+			return refuse(txn, dbs, refused, CAIRN_EPROTO);
+		if (rc != 0)
+			return rc;
+	}
 	return stage_put(txn, dbs, &st);
 }
 
@@ -447,9 +468,7 @@ int cairn_kv_snap_install_in_txn(MDB_txn *txn, const struct cairn_storage_dbs *d
 		*refused = CAIRN_EINVAL;
 		return 0;
 	}
-	rc = cairn_kv_sessions_check_in_txn(txn, dbs->snap_sessions, dbs->snap_sessions_lru, index);
-	if (rc == 0)
-		rc = cairn_kv_long_keys_check_in_txn(txn, dbs->snap_kv);
+	rc = staged_check(txn, dbs, index);
 	if (rc == CAIRN_EPROTO)
 		return refuse(txn, dbs, refused, CAIRN_EPROTO);
 	for (int db = DB_FIRST; rc == 0 && db <= DB_LAST; db++)

@@ -129,7 +129,8 @@ int cairn_kv_worker_apply(struct cairn_kv_worker *w, const struct cairn_raft_ent
  * else CAIRN_ETOOBIG at submit) of the snapshot (index, term), at byte
  * offset of its stream; offset 0 starts a new staging, discarding any other.
  * Refusals, discarding the staging: CAIRN_EPROTO (malformed chunk, records
- * out of order), CAIRN_EINVAL (offset not the staged end, (index, term) not
+ * out of order, a final chunk completing a state snap_install would refuse
+ * as not holding together), CAIRN_EINVAL (offset not the staged end, (index, term) not
  * the staged one, a chunk after the final one).
  */
 int cairn_kv_worker_snap_chunk(struct cairn_kv_worker *w, uint64_t index, uint64_t term,

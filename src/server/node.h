@@ -64,6 +64,12 @@ struct cairn_snap_out {
 	bool inflight_last;
 	uint64_t start_ms;
 	uint64_t progress_ms; /* last start or ack: the stall timeout runs from here */
+	/* The log is not compacted past hold_index (0: no hold) while this
+	 * follower takes the state: from the start of the transfer until its
+	 * match reaches it, leadership of leader_term ends, the transfer
+	 * fails, or nothing happens for the stall timeout (hold_until_ms). */
+	uint64_t hold_index;
+	uint64_t hold_until_ms;
 };
 
 /* One other member, and this member's outbound link to it. */
@@ -240,6 +246,9 @@ void cairn_snap_installed(struct cairn_node *n, int err, uint64_t index, uint64_
  * past st->applied or st->persisted_index (cairn_raft_compact's rules). */
 uint64_t cairn_snap_compact_target(uint64_t keep, const struct cairn_raft_status *st,
 				   uint64_t applied);
+/* target capped at hold, the index of a snapshot a follower is taking
+ * (0: none), unless log_bytes pass CAIRN_LOG_HOLD_BYTES_MAX. */
+uint64_t cairn_snap_compact_hold(uint64_t target, uint64_t hold, uint64_t log_bytes);
 /* Applies are durable through applied: compact the log when it is long. */
 void cairn_snap_compact(struct cairn_node *n, uint64_t applied);
 /* Abandon every transfer and close the readers (before the store closes). */

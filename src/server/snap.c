@@ -6,6 +6,12 @@
  * 2 * log_keep_entries entries at or below A drops all but the last
  * log_keep_entries of them, in the core and (a storage job) on disk; past
  * CAIRN_LOG_KEEP_BYTES_MAX of log in memory it drops everything through A.
+ * A leader does not compact past the index of a snapshot a follower is
+ * taking (until that follower's match reaches it, or the transfer ends
+ * otherwise) unless the log passes CAIRN_LOG_HOLD_BYTES_MAX: compacted
+ * past, the follower's answer would lie below the log again, the core
+ * would ask for another snapshot, and under a steady write load that
+ * follower would never get back to the log.
  *
  * Sending (leader): a SNAPSHOT from the core for follower X opens a reader
  * on the state machine at its durable applied index and streams it as
@@ -62,6 +68,43 @@ uint64_t cairn_snap_compact_target(uint64_t keep, const struct cairn_raft_status
 	return target > prev ? target : 0;
 }
 
+uint64_t cairn_snap_compact_hold(uint64_t target, uint64_t hold, uint64_t log_bytes)
+{
+	if (hold != 0 && target > hold && log_bytes <= CAIRN_LOG_HOLD_BYTES_MAX)
+		return hold;
+	return target;
+}
+
+static uint64_t stall_ms(const struct cairn_node *n)
+{
+	return (uint64_t)CAIRN_SNAP_STALL_ELECTIONS * n->cfg.election_timeout_ms;
+}
+
+/* The lowest index a follower is taking a snapshot of (0: none); holds
+ * that ended are dropped. */
+static uint64_t compact_hold(struct cairn_node *n, const struct cairn_raft_status *st)
+{
+	uint64_t now = cairn_clock_now_ms();
+	uint64_t hold = 0;
+	for (size_t i = 0; i < n->n_peers; i++) {
+		struct cairn_snap_out *o = &n->peers[i].snap;
+		if (o->hold_index == 0)
+			continue;
+		uint64_t match = 0;
+		for (size_t k = 0; k < st->n_progress; k++)
+			if (st->progress[k].id == n->peers[i].id)
+				match = st->progress[k].match;
+		if (st->role != CAIRN_RAFT_LEADER || st->term != o->leader_term ||
+		    now > o->hold_until_ms || match >= o->hold_index) {
+			o->hold_index = 0;
+			continue;
+		}
+		if (hold == 0 || o->hold_index < hold)
+			hold = o->hold_index;
+	}
+	return hold;
+}
+
 void cairn_snap_compact(struct cairn_node *n, uint64_t applied)
 {
 	if (n->write_error != 0 || n->raft == NULL)
@@ -69,7 +112,10 @@ void cairn_snap_compact(struct cairn_node *n, uint64_t applied)
 	struct cairn_raft_status st;
 	cairn_raft_status(n->raft, &st);
 	uint64_t target = cairn_snap_compact_target(n->cfg.log_keep_entries, &st, applied);
-	if (target == 0)
+	/* A follower taking a snapshot resumes from the log after its index:
+	 * compacting past it would make the core ask for another. */
+	target = cairn_snap_compact_hold(target, compact_hold(n, &st), st.log_bytes);
+	if (target < st.first_index)
 		return;
 	int rv = cairn_raft_compact(n->raft, target);
 	if (rv != 0) {
@@ -106,8 +152,10 @@ static void out_end(struct cairn_peer *peer, bool ok)
 	free(o->buf);
 	o->buf = NULL;
 	o->active = false;
-	if (!ok)
+	if (!ok) {
 		o->fail_pending = true;
+		o->hold_index = 0; /* the core asks again: a new transfer, a new hold */
+	}
 }
 
 static void out_fail(struct cairn_peer *peer, const char *why, int err)
@@ -192,6 +240,8 @@ void cairn_snap_send(struct cairn_node *n, const struct cairn_raft_msg *m)
 	o->leader_term = m->term;
 	o->start_ms = cairn_clock_now_ms();
 	o->progress_ms = o->start_ms;
+	o->hold_index = o->index;
+	o->hold_until_ms = o->progress_ms + stall_ms(n);
 	CAIRN_INFO("snapshot to %llu started: index %llu term %llu", (unsigned long long)peer->id,
 		   (unsigned long long)o->index, (unsigned long long)o->term);
 	out_send_next(n, peer);
@@ -223,6 +273,8 @@ void cairn_snap_on_ack(struct cairn_node *n, const struct cairn_proto_snap_ack *
 	} else {
 		o->offset += o->inflight_len;
 		o->progress_ms = cairn_clock_now_ms();
+		/* After the last chunk: while the follower installs and answers. */
+		o->hold_until_ms = o->progress_ms + stall_ms(n);
 		if (!o->inflight_last) {
 			out_send_next(n, peer);
 		} else {
@@ -247,7 +299,7 @@ void cairn_snap_link_down(struct cairn_node *n, struct cairn_peer *peer)
 
 void cairn_snap_tick(struct cairn_node *n, uint64_t now_ms)
 {
-	uint64_t stall_ms = (uint64_t)CAIRN_SNAP_STALL_ELECTIONS * n->cfg.election_timeout_ms;
+	uint64_t stall = stall_ms(n);
 	for (size_t i = 0; i < n->n_peers; i++) {
 		struct cairn_peer *peer = &n->peers[i];
 		struct cairn_snap_out *o = &peer->snap;
@@ -255,7 +307,7 @@ void cairn_snap_tick(struct cairn_node *n, uint64_t now_ms)
 			continue;
 		if (n->role != CAIRN_RAFT_LEADER || n->term != o->leader_term)
 			out_fail(peer, "leadership lost", 0);
-		else if (now_ms - o->progress_ms > stall_ms)
+		else if (now_ms - o->progress_ms > stall)
 			out_fail(peer, "no progress in time", 0);
 	}
 	cairn_snap_flush(n);
@@ -268,6 +320,7 @@ void cairn_snap_close_all(struct cairn_node *n)
 		if (peer->snap.active)
 			out_end(peer, true);
 		peer->snap.fail_pending = false;
+		peer->snap.hold_index = 0;
 	}
 }
 
@@ -315,7 +368,10 @@ static void refuse_chunk(struct cairn_node *n, const struct cairn_proto_snap_chu
 {
 	CAIRN_WARN("snapshot from %llu: chunk at %llu refused: %s", (unsigned long long)c->from,
 		   (unsigned long long)c->offset, why);
-	n->snap_in.from = 0;
+	/* Only the stream being received ends here: a chunk of another
+	 * sender (a deposed leader's late one, a stray) must not break it. */
+	if (c->from == n->snap_in.from)
+		n->snap_in.from = 0;
 	send_ack(n, c->from, c->snap_index, c->offset, false);
 }
 
@@ -378,6 +434,10 @@ void cairn_snap_on_chunk(struct cairn_node *n, const struct cairn_proto_snap_chu
 	}
 	in->next_offset += c->data.len;
 	in->jobs++;
+	/* Nothing continues a final chunk: staged, a chunk after it would
+	 * discard the complete staging the core is about to install. */
+	if (c->last)
+		in->from = 0;
 }
 
 /* The last chunk is staged: the core decides whether to install. */

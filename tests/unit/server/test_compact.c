@@ -51,3 +51,23 @@ Test(compact, never_past_the_cores_applied_or_persisted_index)
 	st = status(9, 50, 7, CAIRN_LOG_KEEP_BYTES_MAX + 1);
 	cr_assert_eq(cairn_snap_compact_target(10, &st, 40), 0, "already compacted past it");
 }
+
+/* A leader streaming a snapshot of its state at index 50 to a follower:
+ * were the log compacted past 50 before that follower answers, the answer
+ * (50) would lie below the log again and the core would ask for another
+ * snapshot; under a steady write load every transfer would end that way
+ * and the follower would never get back to the log. */
+Test(compact, a_snapshot_being_taken_holds_the_log_after_its_index)
+{
+	cr_assert_eq(cairn_snap_compact_hold(90, 50, 100), 50);
+	cr_assert_eq(cairn_snap_compact_hold(100, 50, CAIRN_LOG_KEEP_BYTES_MAX + 1), 50,
+		     "the byte bound waits for the follower too");
+	cr_assert_eq(cairn_snap_compact_hold(40, 50, 100), 40, "below the hold: as it was");
+	cr_assert_eq(cairn_snap_compact_hold(90, 0, 100), 90, "no transfer: as it was");
+}
+
+Test(compact, past_the_hold_byte_bound_the_log_is_compacted_anyway)
+{
+	cr_assert_eq(cairn_snap_compact_hold(100, 50, CAIRN_LOG_HOLD_BYTES_MAX), 50);
+	cr_assert_eq(cairn_snap_compact_hold(100, 50, CAIRN_LOG_HOLD_BYTES_MAX + 1), 100);
+}
