@@ -204,6 +204,12 @@ static int group_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *arg
 							  &j->last_index, &j->last_term);
 			if (rc == 0 && j->refused == 0)
 				a->applied = j->applied = j->index;
+			/* The core has already taken the state: a refused install
+			 * must stop every later write (the Ready queued behind it
+			 * raises the commit index over the old log), so it fails
+			 * like a disk error, sticky. */
+			if (rc == 0 && j->refused != 0)
+				rc = j->refused;
 			break;
 		case CAIRN_KV_JOB_COMPACT:
 			rc = cairn_storage_drop_prefix_in_txn(txn, dbs, j->index, &j->last_index,

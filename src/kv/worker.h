@@ -120,8 +120,11 @@ int cairn_kv_worker_apply(struct cairn_kv_worker *w, const struct cairn_raft_ent
 /*
  * Snapshot import and compaction (snap_txn.h has the details). These jobs
  * run in FIFO order with appends and applies and share their transactions.
- * A refusal (bad input, below) fails that job alone: it is not sticky, the
- * jobs after it run normally. Only disk errors stay sticky. A crash leaves
+ * A refusal of a chunk or a compaction (bad input, below) fails that job
+ * alone: it is not sticky, the jobs after it run normally. A refused install
+ * is sticky like a disk error: the Raft core took the snapshot before the
+ * install was queued, so nothing after it may be written (the member must
+ * restart, and recovers from its disk as it was). A crash leaves
  * either the state before a job or after it: staging lives in databases of
  * its own, and an install is one transaction.
  *
@@ -141,7 +144,8 @@ int cairn_kv_worker_snap_chunk(struct cairn_kv_worker *w, uint64_t index, uint64
  * staged state, applied = index with term, the log follows (index, term)
  * (entries through index dropped if the log holds term at index, else the
  * whole log), the prev position becomes (index, term), the stored hard
- * state's commit is raised to index, the staging is cleared. Refusals:
+ * state's commit is raised to index, the staging is cleared. Refusals,
+ * sticky (every later job fails with the same error, nothing written):
  * CAIRN_EINVAL (not fully staged for (index, term), or index below the
  * applied index; nothing changes), CAIRN_EPROTO (the staged state does not
  * hold together: sessions vs their lru records, a session used after

@@ -566,11 +566,15 @@ Test(snapshot, malformed_chunk_fails_alone)
 	cr_assert_eq(
 		cairn_kv_worker_snap_chunk(wb, x.index, x.term, x.lens[0], bad, x.lens[1], NULL),
 		0);
-	cr_assert_eq(cairn_kv_worker_snap_install(wb, x.index, x.term, NULL), 0);
+	/* The staging is discarded: even the right chunk now has nothing to
+	 * continue. */
+	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index, x.term, x.lens[0], x.chunks[1],
+						x.lens[1], NULL),
+		     0);
 	wait_done(3);
 	cr_assert_eq(done[0].err, 0);
 	cr_assert_eq(done[1].err, CAIRN_EPROTO);
-	cr_assert_eq(done[2].err, CAIRN_EINVAL, "nothing left to install");
+	cr_assert_eq(done[2].err, CAIRN_EINVAL, "nothing left to continue");
 	cr_assert_eq(cairn_kv_applied(kvb), 0);
 	worker_still_works(1, 1);
 	free(bad);
@@ -595,7 +599,10 @@ Test(snapshot, chunks_out_of_order_are_refused)
 	stream_free(&x);
 }
 
-Test(snapshot, install_without_the_final_chunk_fails_alone)
+/* The core took the snapshot before its install was queued: a refused
+ * install must stop every later write, or the Ready behind it would raise
+ * the commit index over the old log. */
+Test(snapshot, install_without_the_final_chunk_stops_every_later_write)
 {
 	struct stream x;
 	two_chunk_stream(&x);
@@ -603,25 +610,17 @@ Test(snapshot, install_without_the_final_chunk_fails_alone)
 		cairn_kv_worker_snap_chunk(wb, x.index, x.term, 0, x.chunks[0], x.lens[0], NULL),
 		0);
 	cr_assert_eq(cairn_kv_worker_snap_install(wb, x.index, x.term, NULL), 0);
-	cr_assert_eq(cairn_kv_worker_snap_install(wb, x.index + 1, x.term, NULL), 0);
+	struct cairn_raft_entry e = {.term = x.term, .index = 1, .type = CAIRN_RAFT_ENTRY_NOOP};
+	struct cairn_raft_hard_state hs = {.term = x.term, .vote = 0, .commit = x.index};
+	cr_assert_eq(cairn_kv_worker_append(wb, &e, 1, &hs, NULL), 0);
 	wait_done(3);
+	cr_assert_eq(done[0].err, 0);
 	cr_assert_eq(done[1].err, CAIRN_EINVAL);
-	cr_assert_eq(done[2].err, CAIRN_EINVAL);
+	cr_assert_eq(done[2].err, CAIRN_EINVAL, "the append behind the refused install");
 	cr_assert_eq(cairn_kv_applied(kvb), 0);
-	/* The staging is kept: the rest of the stream completes it. */
-	size_t base = n_done;
-	uint64_t off = x.lens[0];
-	for (size_t i = 1; i < x.n; i++) {
-		cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index, x.term, off, x.chunks[i],
-							x.lens[i], NULL),
-			     0);
-		off += x.lens[i];
-	}
-	cr_assert_eq(cairn_kv_worker_snap_install(wb, x.index, x.term, NULL), 0);
-	wait_done(base + x.n);
-	for (size_t i = base; i < n_done; i++)
-		cr_assert_eq(done[i].err, 0);
-	cr_assert_eq(cairn_kv_applied(kvb), x.index);
+	struct cairn_raft_hard_state got;
+	cr_assert_eq(cairn_storage_hard_state(sb, &got), 0);
+	cr_assert_eq(got.commit, 0, "no commit index written over the old log");
 	stream_free(&x);
 }
 
@@ -632,8 +631,10 @@ Test(snapshot, install_below_the_applied_index_is_refused)
 	struct stream x;
 	export_all(kva, &x);
 	size_t n = import_jobs(&x, x.index, x.term, true);
-	wait_done(n);
+	cr_assert_eq(cairn_kv_worker_compact(wb, 1, NULL), 0);
+	wait_done(n + 1);
 	cr_assert_eq(done[n - 1].err, CAIRN_EINVAL);
+	cr_assert_eq(done[n].err, CAIRN_EINVAL, "sticky: the job after it fails too");
 	cr_assert_eq(cairn_kv_applied(kvb), 5);
 	stream_free(&x);
 }
@@ -859,12 +860,15 @@ Test(snapshot, accepted_mutations_install_well_formed_states)
 		size_t base = n_done;
 		uint64_t index = x.index + (uint64_t)installed;
 		cr_assert_eq(cairn_kv_worker_snap_chunk(wb, index, 1, 0, m, x.lens[0], NULL), 0);
-		cr_assert_eq(cairn_kv_worker_snap_install(wb, index, 1, NULL), 0);
-		wait_done(base + 2);
-		cr_assert_eq(done[base].err, 0);
-		int ie = done[base + 1].err;
-		cr_assert(ie == 0 || ie == CAIRN_EPROTO, "install: %s", cairn_strerror(ie));
-		if (ie == 0) {
+		wait_done(base + 1);
+		int ce = done[base].err;
+		cr_assert(ce == 0 || ce == CAIRN_EPROTO, "chunk: %s", cairn_strerror(ce));
+		if (ce == 0) { /* staged whole and consistent: it installs */
+			cr_assert_eq(cairn_kv_worker_snap_install(wb, index, 1, NULL), 0);
+			wait_done(base + 2);
+			cr_assert_eq(done[base + 1].err, 0);
+		}
+		if (ce == 0) {
 			installed++;
 			struct stream y;
 			export_all(kvb, &y); /* asserts every chunk passes the check */
@@ -965,16 +969,16 @@ static int hand_install(const struct hand *h, uint64_t index)
 	cr_assert_eq(cairn_kv_snap_chunk_check(h->b, h->len), 0, "the chunk alone is well-formed");
 	size_t base = n_done;
 	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, index, 1, 0, h->b, h->len, NULL), 0);
-	cr_assert_eq(cairn_kv_worker_snap_install(wb, index, 1, NULL), 0);
-	wait_done(base + 2);
+	wait_done(base + 1);
 	/* A state that does not hold together is refused with its final
-	 * chunk, before anyone is told it is staged; nothing is left then for
-	 * the install. */
+	 * chunk, before anyone is told it is staged (an install after that
+	 * would be refused, and a refused install stops the worker). */
 	if (done[base].err != 0) {
 		cr_assert_eq(done[base].err, CAIRN_EPROTO);
-		cr_assert_eq(done[base + 1].err, CAIRN_EINVAL, "the refused staging is discarded");
 		return done[base].err;
 	}
+	cr_assert_eq(cairn_kv_worker_snap_install(wb, index, 1, NULL), 0);
+	wait_done(base + 2);
 	return done[base + 1].err;
 }
 
