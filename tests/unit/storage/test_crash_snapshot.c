@@ -18,25 +18,20 @@
  * CAIRN_CRASH_ITERATIONS (default 24) and CAIRN_CRASH_SEED tune it.
  */
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <poll.h>
 #include <semaphore.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cairn/errors.h"
 #include "cairn/limits.h"
+#include "crash_common.h"
 #include "helpers.h"
 #include "kv/kv.h"
 #include "kv/snapshot.h"
 #include "kv/worker.h"
 #include "storage/storage.h"
-#include "util/clock.h"
 #include "util/rand.h"
 
 #define SNAPS 3
@@ -52,6 +47,7 @@ struct snap {
 static struct snap snaps[SNAPS];
 static uint64_t empty_hash; /* the stream of the initial empty state */
 static uint64_t seed;
+static char src_dir[128], dst_dir[128];
 static uint64_t kills_in_stream; /* kills while chunks or an install were in flight */
 static uint64_t found_in_flight; /* kills after which the step in flight was durable */
 
@@ -60,7 +56,7 @@ struct msg {
 			 'C' compact, 'D' done */
 	uint64_t a, b, c;
 };
-_Static_assert(sizeof(struct msg) <= 512, "atomic pipe writes");
+_Static_assert(sizeof(struct msg) <= CRASH_MSG_BYTES_MAX, "atomic pipe writes");
 
 /* What the disk must hold. */
 struct model {
@@ -245,11 +241,6 @@ struct child {
 	struct model m;
 };
 
-static void child_notify(void *arg)
-{
-	sem_post(&((struct child *)arg)->sem);
-}
-
 static void child_done(void *arg, const struct cairn_kv_done *d)
 {
 	struct child *c = arg;
@@ -260,18 +251,13 @@ static void child_done(void *arg, const struct cairn_kv_done *d)
 
 static void send_msg(int fd, const struct msg *m)
 {
-	if (write(fd, m, sizeof(*m)) != (ssize_t)sizeof(*m))
-		_exit(4);
+	crash_send(fd, m, sizeof(*m));
 }
 
 /* Wait for every job of the step, then report it done. */
 static void child_finish(struct child *c, const struct msg *intent)
 {
-	while (c->done < c->submitted) {
-		while (sem_wait(&c->sem) != 0 && errno == EINTR)
-			;
-		cairn_kv_worker_drain(c->w, child_done, c);
-	}
+	crash_wait_jobs(&c->sem, c->w, &c->done, c->submitted, child_done, c);
 	model_step(&c->m, intent);
 	send_msg(c->fd, &(struct msg){.kind = 'D'});
 }
@@ -360,7 +346,7 @@ static void child_main(const char *dir, uint64_t child_seed, int fd, const struc
 	c.s = open_store(dir, 1);
 	if (cairn_kv_open(&c.kv, c.s, NULL) != 0 || sem_init(&c.sem, 0, 0) != 0)
 		_exit(3);
-	struct cairn_kv_worker_options wopt = {.notify_cb = child_notify, .notify_arg = &c};
+	struct cairn_kv_worker_options wopt = {.notify_cb = crash_notify, .notify_arg = &c.sem};
 	if (cairn_kv_worker_start(&c.w, c.s, c.kv, &wopt) != 0)
 		_exit(3);
 	struct cairn_rand r;
@@ -369,41 +355,18 @@ static void child_main(const char *dir, uint64_t child_seed, int fd, const struc
 		child_step(&c, &r);
 }
 
-/* ---- the parent ---- */
+struct child_args {
+	uint64_t child_seed;
+	const struct model *start;
+};
 
-static size_t pump(int fd, struct msg *msgs, size_t n, size_t cap, uint64_t deadline_ms)
+static void child_run(int fd, void *arg)
 {
-	static uint8_t partial[sizeof(struct msg)];
-	static size_t have;
-	for (;;) {
-		int wait_ms = -1;
-		if (deadline_ms != 0) {
-			uint64_t now = cairn_clock_now_ms();
-			if (now >= deadline_ms)
-				return n;
-			wait_ms = (int)(deadline_ms - now);
-		}
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int pr = poll(&p, 1, wait_ms);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		cr_assert_geq(pr, 0);
-		if (pr == 0)
-			continue;
-		ssize_t got = read(fd, partial + have, sizeof(partial) - have);
-		if (got <= 0) {
-			cr_assert_eq(have, 0, "a torn message (seed %llu)",
-				     (unsigned long long)seed);
-			return n;
-		}
-		have += (size_t)got;
-		if (have == sizeof(partial)) {
-			cr_assert_lt(n, cap);
-			memcpy(&msgs[n++], partial, sizeof(partial));
-			have = 0;
-		}
-	}
+	const struct child_args *a = arg;
+	child_main(dst_dir, a->child_seed, fd, a->start);
 }
+
+/* ---- the parent ---- */
 
 struct disk {
 	struct cairn_raft_restore rs;
@@ -473,8 +436,6 @@ static void check_disk(const char *dir, struct model *reported, const struct msg
 	cairn_storage_close(s);
 }
 
-static char src_dir[128], dst_dir[128];
-
 static void wipe_member(const char *dir)
 {
 	char path[256];
@@ -506,10 +467,8 @@ static void teardown(void)
 Test(crash, sigkill_during_snapshot_staging_and_install_leaves_old_or_new, .init = setup,
      .fini = teardown, .timeout = 300)
 {
-	const char *env = getenv("CAIRN_CRASH_ITERATIONS");
-	int iterations = env != NULL ? atoi(env) : 24;
-	env = getenv("CAIRN_CRASH_SEED");
-	seed = env != NULL ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+	int iterations = crash_iterations(24);
+	seed = crash_seed();
 	cr_log_info("snapshot crash test: %d kills, seed %llu", iterations,
 		    (unsigned long long)seed);
 	build_snaps(src_dir);
@@ -527,26 +486,10 @@ Test(crash, sigkill_during_snapshot_staging_and_install_leaves_old_or_new, .init
 			free(reported.terms);
 			reported = (struct model){.snap = -1};
 		}
-		int fds[2];
-		cr_assert_eq(pipe(fds), 0);
-		uint64_t child_seed = cairn_rand_next(&r);
-		pid_t pid = fork();
-		cr_assert_geq(pid, 0);
-		if (pid == 0) {
-			close(fds[0]);
-			child_main(dst_dir, child_seed, fds[1], &reported);
-		}
-		close(fds[1]);
+		struct child_args args = {.child_seed = cairn_rand_next(&r), .start = &reported};
 		uint64_t delay_ms = cairn_rand_range(&r, 5, 150);
-		size_t n = pump(fds[0], msgs, 0, MSGS_MAX, cairn_clock_now_ms() + delay_ms);
-		kill(pid, SIGKILL);
-		int status = 0;
-		cr_assert_eq(waitpid(pid, &status, 0), pid);
-		n = pump(fds[0], msgs, n, MSGS_MAX, 0);
-		close(fds[0]);
-		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-			  "the child died by itself (status %d, seed %llu)", status,
-			  (unsigned long long)seed);
+		size_t n = crash_run_child(child_run, &args, delay_ms, msgs, sizeof(*msgs),
+					   MSGS_MAX, seed);
 		struct msg pending = {0};
 		bool has_pending = false;
 		for (size_t i = 0; i < n; i++) {
