@@ -50,22 +50,16 @@ static void wait_done(size_t count)
 	cr_assert_eq(n_done, count, "completions: %zu of %zu", n_done, count);
 }
 
-static struct cairn_storage *open_opt(const char *dir, uint64_t member, uint64_t map_bytes,
-				      bool no_sync)
+/* Stop b's worker, close b and open its dir again (map_bytes and no_sync
+ * as open_store_opt); the caller starts the worker again. */
+static void reopen_b(uint64_t map_bytes, bool no_sync)
 {
-	struct cairn_storage_options opt = {
-		.dir = dir,
-		.cluster_id = TEST_CLUSTER,
-		.member_id = member,
-		.create = true,
-		.map_bytes = map_bytes,
-		.unsafe_no_sync = no_sync,
-	};
-	struct cairn_storage *s = NULL;
-	char msg[256];
-	int rv = cairn_storage_open(&s, &opt, msg, sizeof(msg));
-	cr_assert_eq(rv, 0, "open %s: %s (%s)", dir, cairn_strerror(rv), msg);
-	return s;
+	cairn_kv_worker_destroy(wb);
+	wb = NULL;
+	cairn_kv_close(kvb);
+	cairn_storage_close(sb);
+	sb = open_store_opt(dir_b, 2, map_bytes, no_sync);
+	cr_assert_eq(cairn_kv_open(&kvb, sb, NULL), 0);
 }
 
 static void setup(void)
@@ -196,15 +190,23 @@ static bool streams_equal(const struct stream *x, const struct stream *y)
 	return true;
 }
 
+/* Queue chunk i of st at offset off of the snapshot (index, term). */
+static void queue_chunk(const struct stream *st, size_t i, uint64_t index, uint64_t term,
+			uint64_t off)
+{
+	cr_assert_lt(i, st->n);
+	cr_assert_eq(
+		cairn_kv_worker_snap_chunk(wb, index, term, off, st->chunks[i], st->lens[i], NULL),
+		0);
+}
+
 /* Queue every chunk of st for (index, term) and the install; returns the
  * number of jobs queued. */
 static size_t import_jobs(const struct stream *st, uint64_t index, uint64_t term, bool install)
 {
 	uint64_t off = 0;
 	for (size_t i = 0; i < st->n; i++) {
-		cr_assert_eq(cairn_kv_worker_snap_chunk(wb, index, term, off, st->chunks[i],
-							st->lens[i], NULL),
-			     0);
+		queue_chunk(st, i, index, term, off);
 		off += st->lens[i];
 	}
 	if (install)
@@ -412,22 +414,25 @@ Test(snapshot, reader_refuses_a_small_buffer)
 
 /* ---- the log after an install ---- */
 
+/* b holds 1..10 in term 1; a's state after 6 puts in term is exported to
+ * x and installed on b, whose log then ends at (last_index, term). */
+static void install_over_a_log(struct stream *x, uint64_t term, uint64_t last_index)
+{
+	populate(kva, 6, 5, 1, term);
+	cr_assert_eq(cairn_storage_append(sb, make_entries(1, 10, 1), 10, NULL), 0);
+	export_all(kva, x);
+	cr_assert_eq(x->index, 6);
+	cr_assert_eq(x->term, term);
+	import_ok(x);
+	cr_assert_eq(done[n_done - 1].last_index, last_index);
+	cr_assert_eq(done[n_done - 1].last_term, term);
+	expect_compacted_bounds(sb, 6, term, last_index, term);
+}
+
 Test(snapshot, install_keeps_the_log_after_a_matching_entry)
 {
-	populate(kva, 6, 5, 1, 1);
-	cr_assert_eq(cairn_storage_append(sb, make_entries(1, 10, 1), 10, NULL), 0);
 	struct stream x;
-	export_all(kva, &x);
-	cr_assert_eq(x.index, 6);
-	import_ok(&x);
-	cr_assert_eq(done[n_done - 1].last_index, 10);
-	cr_assert_eq(done[n_done - 1].last_term, 1);
-	struct cairn_storage_bounds bd;
-	cr_assert_eq(cairn_storage_bounds(sb, &bd), 0);
-	cr_assert_eq(bd.prev_index, 6);
-	cr_assert_eq(bd.prev_term, 1);
-	cr_assert_eq(bd.first_index, 7);
-	cr_assert_eq(bd.last_index, 10);
+	install_over_a_log(&x, 1, 10);
 	struct cairn_raft_hard_state hs;
 	cr_assert_eq(cairn_storage_hard_state(sb, &hs), 0);
 	cr_assert_geq(hs.commit, 6, "the commit index covers the installed state");
@@ -436,20 +441,8 @@ Test(snapshot, install_keeps_the_log_after_a_matching_entry)
 
 Test(snapshot, install_drops_the_whole_log_after_a_conflicting_entry)
 {
-	populate(kva, 6, 5, 1, 2);
-	cr_assert_eq(cairn_storage_append(sb, make_entries(1, 10, 1), 10, NULL), 0);
 	struct stream x;
-	export_all(kva, &x);
-	cr_assert_eq(x.term, 2);
-	import_ok(&x);
-	cr_assert_eq(done[n_done - 1].last_index, 6);
-	cr_assert_eq(done[n_done - 1].last_term, 2);
-	struct cairn_storage_bounds bd;
-	cr_assert_eq(cairn_storage_bounds(sb, &bd), 0);
-	cr_assert_eq(bd.prev_index, 6);
-	cr_assert_eq(bd.prev_term, 2);
-	cr_assert_eq(bd.last_index, 6);
-	cr_assert_eq(bd.first_index, 7);
+	install_over_a_log(&x, 2, 6);
 	/* The log goes on after the snapshot. */
 	size_t base = n_done;
 	cr_assert_eq(cairn_kv_worker_append(wb, make_entries(7, 8, 2), 2, NULL, NULL), 0);
@@ -466,21 +459,9 @@ Test(snapshot, install_survives_a_restart)
 	struct stream x;
 	export_all(kva, &x);
 	import_ok(&x);
-	cairn_kv_worker_destroy(wb);
-	wb = NULL;
-	cairn_kv_close(kvb);
-	cairn_storage_close(sb);
-	sb = open_store(dir_b, 2);
-	cr_assert_eq(cairn_kv_open(&kvb, sb, NULL), 0);
+	reopen_b(0, false);
 	cr_assert_eq(cairn_kv_applied(kvb), 40);
-	struct cairn_raft_restore rs;
-	struct cairn_storage_entries log = {0};
-	cr_assert_eq(cairn_storage_load(sb, &rs, &log), 0);
-	cr_assert_eq(rs.first_prev_index, 40);
-	cr_assert_eq(rs.first_prev_term, 3);
-	cr_assert_eq(rs.applied, 40);
-	cr_assert_eq(rs.n_log, 0);
-	cairn_storage_entries_free(&log);
+	expect_loaded(sb, 40, 3, 40, 0);
 	struct stream y;
 	export_all(kvb, &y);
 	cr_assert(streams_equal(&x, &y));
@@ -512,16 +493,10 @@ Test(snapshot, chunk_at_a_gap_fails_alone_and_discards_the_staging)
 {
 	struct stream x;
 	two_chunk_stream(&x);
-	cr_assert_eq(
-		cairn_kv_worker_snap_chunk(wb, x.index, x.term, 0, x.chunks[0], x.lens[0], NULL),
-		0);
-	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index, x.term, x.lens[0] + 1, x.chunks[1],
-						x.lens[1], NULL),
-		     0);
+	queue_chunk(&x, 0, x.index, x.term, 0);
+	queue_chunk(&x, 1, x.index, x.term, x.lens[0] + 1);
 	/* Even the right offset now fails: the staging is gone. */
-	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index, x.term, x.lens[0], x.chunks[1],
-						x.lens[1], NULL),
-		     0);
+	queue_chunk(&x, 1, x.index, x.term, x.lens[0]);
 	wait_done(3);
 	cr_assert_eq(done[0].err, 0);
 	cr_assert_eq(done[1].err, CAIRN_EINVAL);
@@ -537,15 +512,9 @@ Test(snapshot, chunk_of_another_snapshot_fails_alone)
 {
 	struct stream x;
 	two_chunk_stream(&x);
-	cr_assert_eq(
-		cairn_kv_worker_snap_chunk(wb, x.index, x.term, 0, x.chunks[0], x.lens[0], NULL),
-		0);
-	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index + 1, x.term, x.lens[0], x.chunks[1],
-						x.lens[1], NULL),
-		     0);
-	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index, x.term + 1, x.lens[0], x.chunks[1],
-						x.lens[1], NULL),
-		     0);
+	queue_chunk(&x, 0, x.index, x.term, 0);
+	queue_chunk(&x, 1, x.index + 1, x.term, x.lens[0]);
+	queue_chunk(&x, 1, x.index, x.term + 1, x.lens[0]);
 	wait_done(3);
 	cr_assert_eq(done[1].err, CAIRN_EINVAL);
 	cr_assert_eq(done[2].err, CAIRN_EINVAL);
@@ -560,17 +529,13 @@ Test(snapshot, malformed_chunk_fails_alone)
 	uint8_t *bad = malloc(x.lens[1]);
 	memcpy(bad, x.chunks[1], x.lens[1]);
 	bad[0] ^= 0xff; /* magic */
-	cr_assert_eq(
-		cairn_kv_worker_snap_chunk(wb, x.index, x.term, 0, x.chunks[0], x.lens[0], NULL),
-		0);
+	queue_chunk(&x, 0, x.index, x.term, 0);
 	cr_assert_eq(
 		cairn_kv_worker_snap_chunk(wb, x.index, x.term, x.lens[0], bad, x.lens[1], NULL),
 		0);
 	/* The staging is discarded: even the right chunk now has nothing to
 	 * continue. */
-	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index, x.term, x.lens[0], x.chunks[1],
-						x.lens[1], NULL),
-		     0);
+	queue_chunk(&x, 1, x.index, x.term, x.lens[0]);
 	wait_done(3);
 	cr_assert_eq(done[0].err, 0);
 	cr_assert_eq(done[1].err, CAIRN_EPROTO);
@@ -586,12 +551,8 @@ Test(snapshot, chunks_out_of_order_are_refused)
 	struct stream x;
 	two_chunk_stream(&x);
 	/* The second chunk first, then the first after it: keys go back. */
-	cr_assert_eq(
-		cairn_kv_worker_snap_chunk(wb, x.index, x.term, 0, x.chunks[1], x.lens[1], NULL),
-		0);
-	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index, x.term, x.lens[1], x.chunks[0],
-						x.lens[0], NULL),
-		     0);
+	queue_chunk(&x, 1, x.index, x.term, 0);
+	queue_chunk(&x, 0, x.index, x.term, x.lens[1]);
 	wait_done(2);
 	cr_assert_eq(done[0].err, 0);
 	cr_assert_eq(done[1].err, CAIRN_EPROTO);
@@ -606,9 +567,7 @@ Test(snapshot, install_without_the_final_chunk_stops_every_later_write)
 {
 	struct stream x;
 	two_chunk_stream(&x);
-	cr_assert_eq(
-		cairn_kv_worker_snap_chunk(wb, x.index, x.term, 0, x.chunks[0], x.lens[0], NULL),
-		0);
+	queue_chunk(&x, 0, x.index, x.term, 0);
 	cr_assert_eq(cairn_kv_worker_snap_install(wb, x.index, x.term, NULL), 0);
 	struct cairn_raft_entry e = {.term = x.term, .index = 1, .type = CAIRN_RAFT_ENTRY_NOOP};
 	struct cairn_raft_hard_state hs = {.term = x.term, .vote = 0, .commit = x.index};
@@ -648,15 +607,22 @@ Test(snapshot, oversized_chunk_is_refused_at_submit)
 
 /* ---- compaction ---- */
 
-/* b: log 1..20 in term 1, 1..applied applied through the worker. */
-static void log_and_apply(uint64_t applied)
+/* Queue on b the append of 1..20 in term 1 and the apply of 1..applied. */
+static void queue_log_and_apply(uint64_t applied)
 {
-	size_t base = n_done;
+	cr_assert_leq(applied, 20);
 	cr_assert_eq(cairn_kv_worker_append(wb, make_entries(1, 20, 1), 20, NULL, NULL), 0);
 	struct cairn_raft_entry e[20];
 	for (uint64_t i = 1; i <= applied; i++)
 		e[i - 1] = noop_entry(i);
 	cr_assert_eq(cairn_kv_worker_apply(wb, e, applied, NULL), 0);
+}
+
+/* b: log 1..20 in term 1, 1..applied applied through the worker. */
+static void log_and_apply(uint64_t applied)
+{
+	size_t base = n_done;
+	queue_log_and_apply(applied);
 	wait_done(base + 2);
 	cr_assert_eq(done[n_done - 1].err, 0);
 }
@@ -673,22 +639,8 @@ Test(snapshot, compact_drops_the_prefix_and_restart_loads_the_rest)
 	cr_assert_eq(done[2].last_term, 1);
 	cr_assert_eq(done[3].err, 0);
 	cr_assert_eq(done[3].last_index, 10);
-	cairn_kv_worker_destroy(wb);
-	wb = NULL;
-	cairn_kv_close(kvb);
-	cairn_storage_close(sb);
-	sb = open_store(dir_b, 2);
-	cr_assert_eq(cairn_kv_open(&kvb, sb, NULL), 0);
-	struct cairn_raft_restore rs;
-	struct cairn_storage_entries log = {0};
-	cr_assert_eq(cairn_storage_load(sb, &rs, &log), 0);
-	cr_assert_eq(rs.first_prev_index, 10);
-	cr_assert_eq(rs.first_prev_term, 1);
-	cr_assert_eq(rs.applied, 12);
-	cr_assert_eq(rs.n_log, 10);
-	cr_assert_eq(rs.log[0].index, 11);
-	cr_assert_eq(rs.log[9].index, 20);
-	cairn_storage_entries_free(&log);
+	reopen_b(0, false);
+	expect_loaded(sb, 10, 1, 12, 10); /* 11..20 */
 	cr_assert_eq(cairn_kv_worker_start(&wb, sb, kvb, NULL), 0);
 }
 
@@ -707,11 +659,7 @@ Test(snapshot, compact_beyond_applied_is_refused_alone)
 
 Test(snapshot, compact_sees_the_applies_queued_before_it)
 {
-	cr_assert_eq(cairn_kv_worker_append(wb, make_entries(1, 20, 1), 20, NULL, NULL), 0);
-	struct cairn_raft_entry e[15];
-	for (uint64_t i = 1; i <= 15; i++)
-		e[i - 1] = noop_entry(i);
-	cr_assert_eq(cairn_kv_worker_apply(wb, e, 15, NULL), 0);
+	queue_log_and_apply(15);
 	cr_assert_eq(cairn_kv_worker_compact(wb, 15, NULL), 0);
 	wait_done(3);
 	cr_assert_eq(done[2].err, 0);
@@ -771,12 +719,7 @@ Test(snapshot, check_refuses_bad_records)
  * well-formed chunks. */
 Test(snapshot, fuzzed_chunks_never_crash_and_never_install_garbage)
 {
-	cairn_kv_worker_destroy(wb);
-	wb = NULL;
-	cairn_kv_close(kvb);
-	cairn_storage_close(sb);
-	sb = open_opt(dir_b, 2, 0, true); /* no fsync: many small jobs */
-	cr_assert_eq(cairn_kv_open(&kvb, sb, NULL), 0);
+	reopen_b(0, true); /* no fsync: many small jobs */
 	cr_assert_eq(cairn_kv_worker_start(&wb, sb, kvb, NULL), 0);
 
 	populate(kva, 60, 12, 4, 1);
@@ -888,7 +831,7 @@ Test(snapshot, map_growth_closes_an_open_reader_with_ebusy)
 	cairn_storage_close(sa);
 	char dir_c[160];
 	snprintf(dir_c, sizeof(dir_c), "%s/c", tmpdir_path());
-	sa = open_opt(dir_c, 3, 1u << 20, true);
+	sa = open_store_opt(dir_c, 3, 1u << 20, true);
 	cr_assert_eq(cairn_kv_open(&kva, sa, NULL), 0);
 	populate(kva, 10, 10, 1, 1);
 	struct cairn_kv_snap_reader *rd = NULL;
@@ -1097,12 +1040,7 @@ Test(snapshot, random_bytes_never_pass_the_chunk_check)
  * or crashes (ASan/UBSan builds check the rest). */
 Test(snapshot, readers_stream_beside_a_writing_worker_and_map_growth)
 {
-	cairn_kv_worker_destroy(wb);
-	wb = NULL;
-	cairn_kv_close(kvb);
-	cairn_storage_close(sb);
-	sb = open_opt(dir_b, 2, 1u << 20, true);
-	cr_assert_eq(cairn_kv_open(&kvb, sb, NULL), 0);
+	reopen_b(1u << 20, true);
 	cr_assert_eq(cairn_kv_worker_start(&wb, sb, kvb, NULL), 0);
 	static uint8_t value[16 * 1024];
 	memset(value, 'w', sizeof(value));
