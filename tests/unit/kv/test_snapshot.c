@@ -985,17 +985,22 @@ static void long_record(struct hand *h, const uint8_t *key, size_t len, uint16_t
 	hand_rec(h, 1, k, sizeof(k), v, 2 + len + 1);
 }
 
+/* A stream holding one 600-byte key of 'q's (key) in slot 0. */
+static void hand_long_key(struct hand *h, uint8_t (*key)[600])
+{
+	memset(*key, 'q', sizeof(*key));
+	hand_start(h);
+	long_record(h, *key, sizeof(*key), 0);
+}
+
 Test(snapshot, a_long_key_stored_twice_is_refused)
 {
 	uint8_t key[600];
-	memset(key, 'q', sizeof(key));
 	struct hand h;
-	hand_start(&h);
-	long_record(&h, key, sizeof(key), 0);
+	hand_long_key(&h, &key);
 	long_record(&h, key, sizeof(key), 1);
 	cr_assert_eq(hand_install(&h, 5), CAIRN_EPROTO);
-	hand_start(&h);
-	long_record(&h, key, sizeof(key), 0);
+	hand_long_key(&h, &key);
 	cr_assert_eq(hand_install(&h, 5), 0);
 	struct cairn_buf b;
 	cairn_buf_init(&b, 0);
@@ -1007,10 +1012,8 @@ Test(snapshot, a_long_key_stored_twice_is_refused)
 Test(snapshot, a_long_key_with_a_wrong_stem_fails_the_chunk_check)
 {
 	uint8_t key[600];
-	memset(key, 'q', sizeof(key));
 	struct hand h;
-	hand_start(&h);
-	long_record(&h, key, sizeof(key), 0);
+	hand_long_key(&h, &key);
 	h.b[8 + 7 + 405] ^= 1; /* a hash byte */
 	cr_assert_eq(cairn_kv_snap_chunk_check(h.b, h.len), CAIRN_EPROTO);
 }

@@ -76,6 +76,26 @@ static int follow(struct cairn_storage *s, uint64_t index, uint64_t term, struct
 	return cairn_storage_write_txn(s, follow_fn, a);
 }
 
+/* Follow (index, term), which must succeed and leave the log ending at
+ * (last_index, last_term) right after it. */
+static void expect_follow(struct cairn_storage *s, uint64_t index, uint64_t term,
+			  uint64_t last_index, uint64_t last_term)
+{
+	struct follow_args a;
+	cr_assert_eq(follow(s, index, term, &a), 0);
+	cr_assert_eq(a.last_index, last_index);
+	cr_assert_eq(a.last_term, last_term);
+	expect_compacted_bounds(s, index, term, last_index, last_term);
+}
+
+/* A new store with entries 1..8 in term 3. */
+static struct cairn_storage *store_with_eight_entries(void)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 8, 3), 8, NULL), 0);
+	return s;
+}
+
 Test(compact, applied_pos_of_a_new_store_is_zero)
 {
 	struct cairn_storage *s = open_store(tmpdir_path(), 1);
@@ -133,33 +153,22 @@ Test(compact, load_refuses_an_applied_index_below_the_dropped_prefix)
 
 Test(compact, follow_keeps_the_entries_after_a_matching_entry)
 {
-	struct cairn_storage *s = open_store(tmpdir_path(), 1);
-	cr_assert_eq(cairn_storage_append(s, make_entries(1, 8, 3), 8, NULL), 0);
-	struct follow_args a;
-	cr_assert_eq(follow(s, 5, 3, &a), 0);
-	cr_assert_eq(a.last_index, 8);
-	cr_assert_eq(a.last_term, 3);
-	expect_compacted_bounds(s, 5, 3, 8, 3);
+	struct cairn_storage *s = store_with_eight_entries();
+	expect_follow(s, 5, 3, 8, 3);
 	cairn_storage_close(s);
 }
 
 Test(compact, follow_drops_everything_after_a_conflict_or_beyond_the_log)
 {
-	struct cairn_storage *s = open_store(tmpdir_path(), 1);
-	cr_assert_eq(cairn_storage_append(s, make_entries(1, 8, 3), 8, NULL), 0);
-	struct follow_args a;
-	cr_assert_eq(follow(s, 5, 4, &a), 0);
-	cr_assert_eq(a.last_index, 5);
-	cr_assert_eq(a.last_term, 4);
-	expect_compacted_bounds(s, 5, 4, 5, 4);
-	cr_assert_eq(follow(s, 20, 4, &a), 0);
-	expect_compacted_bounds(s, 20, 4, 20, 4);
+	struct cairn_storage *s = store_with_eight_entries();
+	expect_follow(s, 5, 4, 5, 4);
+	expect_follow(s, 20, 4, 20, 4);
 	/* Never back. */
+	struct follow_args a;
 	cr_assert_eq(follow(s, 19, 4, &a), CAIRN_EINVAL);
 	/* The same position again keeps everything. */
 	cr_assert_eq(cairn_storage_append(s, make_entries(21, 22, 4), 2, NULL), 0);
-	cr_assert_eq(follow(s, 20, 4, &a), 0);
-	cr_assert_eq(a.last_index, 22);
+	expect_follow(s, 20, 4, 22, 4);
 	cairn_storage_close(s);
 }
 
