@@ -25,11 +25,10 @@
 #include <unistd.h>
 
 #include "cairn/errors.h"
-#include "cairn/limits.h"
 #include "crash_common.h"
 #include "helpers.h"
+#include "snap_stream.h"
 #include "kv/kv.h"
-#include "kv/snapshot.h"
 #include "kv/worker.h"
 #include "storage/storage.h"
 #include "util/rand.h"
@@ -37,15 +36,9 @@
 #define SNAPS 3
 #define I1 2400u
 
-struct snap {
-	uint64_t index, term;
-	uint8_t **chunks;
-	size_t *lens;
-	size_t n;
-	uint64_t hash; /* of the chunk bytes */
-};
-static struct snap snaps[SNAPS];
-static uint64_t empty_hash; /* the stream of the initial empty state */
+static struct snap_stream snaps[SNAPS];
+static uint64_t snap_hash[SNAPS]; /* of each one's chunk bytes */
+static uint64_t empty_hash;       /* the stream of the initial empty state */
 static uint64_t seed;
 static char src_dir[128], dst_dir[128];
 static uint64_t kills_in_stream; /* kills while chunks or an install were in flight */
@@ -114,33 +107,18 @@ static void apply_puts(struct cairn_kv *kv, uint64_t from, uint64_t to, uint64_t
 	}
 }
 
-/* Export kv's state; hash of the chunk bytes, chunks kept if s != NULL. */
-static uint64_t export_state(struct cairn_kv *kv, struct snap *s, uint64_t *index, uint64_t *term)
+/* Export kv's state; the hash of its chunk bytes, the chunks kept in s
+ * unless it is NULL. */
+static uint64_t export_state(struct cairn_kv *kv, struct snap_stream *s)
 {
-	struct cairn_kv_snap_reader *rd = NULL;
-	cr_assert_eq(cairn_kv_snap_reader_open(kv, &rd, index, term), 0);
+	struct snap_stream tmp;
+	struct snap_stream *st = s != NULL ? s : &tmp;
+	snap_stream_export(kv, st);
 	uint64_t h = 14695981039346656037ull;
-	bool last = false;
-	while (!last) {
-		uint8_t *buf = malloc(CAIRN_SNAPSHOT_CHUNK_BYTES);
-		cr_assert_not_null(buf);
-		size_t len = 0;
-		cr_assert_eq(
-			cairn_kv_snap_reader_next(rd, buf, CAIRN_SNAPSHOT_CHUNK_BYTES, &len, &last),
-			0);
-		h = fnv(h, buf, len);
-		if (s == NULL) {
-			free(buf);
-			continue;
-		}
-		s->chunks = realloc(s->chunks, (s->n + 1) * sizeof(*s->chunks));
-		s->lens = realloc(s->lens, (s->n + 1) * sizeof(*s->lens));
-		cr_assert(s->chunks != NULL && s->lens != NULL);
-		s->chunks[s->n] = buf;
-		s->lens[s->n] = len;
-		s->n++;
-	}
-	cairn_kv_snap_reader_close(rd);
+	for (size_t i = 0; i < st->n; i++)
+		h = fnv(h, st->chunks[i], st->lens[i]);
+	if (s == NULL)
+		snap_stream_free(&tmp);
 	return h;
 }
 
@@ -149,15 +127,14 @@ static void build_snaps(const char *dir)
 	struct cairn_storage *s = open_store(dir, 9);
 	struct cairn_kv *kv = NULL;
 	cr_assert_eq(cairn_kv_open(&kv, s, NULL), 0);
-	uint64_t index, term;
-	empty_hash = export_state(kv, NULL, &index, &term);
+	empty_hash = export_state(kv, NULL);
 	const uint64_t ends[SNAPS] = {I1, I1 + 50, I1 + 120};
 	const uint64_t terms[SNAPS] = {2, 2, 3};
 	uint64_t from = 1;
 	for (int k = 0; k < SNAPS; k++) {
 		apply_puts(kv, from, ends[k], terms[k]);
 		from = ends[k] + 1;
-		snaps[k].hash = export_state(kv, &snaps[k], &snaps[k].index, &snaps[k].term);
+		snap_hash[k] = export_state(kv, &snaps[k]);
 		cr_assert_eq(snaps[k].index, ends[k]);
 		cr_assert_eq(snaps[k].term, terms[k]);
 		cr_assert_geq(snaps[k].n, 2, "several chunks");
@@ -188,7 +165,7 @@ static void model_step(struct model *m, const struct msg *s)
 {
 	switch (s->kind) {
 	case 'S': {
-		const struct snap *sn = &snaps[s->a];
+		const struct snap_stream *sn = &snaps[s->a];
 		bool holds = sn->index >= m->prev_index && sn->index <= m->last &&
 			     model_term(m, sn->index) == sn->term;
 		if (!holds)
@@ -385,7 +362,7 @@ static bool same_state(const struct model *m, const struct disk *d)
 		if (rs->log[i].index != m->prev_index + 1 + i ||
 		    rs->log[i].term != m->terms[m->prev_index + 1 + i])
 			return false;
-	uint64_t want_hash = m->snap < 0 ? empty_hash : snaps[m->snap].hash;
+	uint64_t want_hash = m->snap < 0 ? empty_hash : snap_hash[m->snap];
 	if (d->hash != want_hash)
 		return false;
 	uint64_t want_term = m->applied == 0 ? 0 : model_term(m, m->applied);
@@ -405,10 +382,10 @@ static void check_disk(const char *dir, struct model *reported, const struct msg
 	cr_assert_eq(cairn_storage_load(s, &d.rs, &d.log), 0, "load (seed %llu)",
 		     (unsigned long long)seed);
 	cr_assert_geq(d.rs.applied, d.rs.first_prev_index);
-	uint64_t ai = 0, index = 0, term = 0;
+	uint64_t ai = 0;
 	cr_assert_eq(cairn_kv_applied_pos(kv, &ai, &d.applied_term), 0);
 	cr_assert_eq(ai, d.rs.applied);
-	d.hash = export_state(kv, NULL, &index, &term);
+	d.hash = export_state(kv, NULL);
 	bool match = same_state(reported, &d);
 	if (!match && n_in_flight == 1) {
 		struct model next = {0};
@@ -455,12 +432,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	for (int k = 0; k < SNAPS; k++) {
-		for (size_t i = 0; i < snaps[k].n; i++)
-			free(snaps[k].chunks[i]);
-		free(snaps[k].chunks);
-		free(snaps[k].lens);
-	}
+	for (int k = 0; k < SNAPS; k++)
+		snap_stream_free(&snaps[k]);
 	tmpdir_remove();
 }
 
