@@ -637,3 +637,12 @@ struct cairn_raft_status net_status(struct net *net, uint64_t id)
 	cairn_raft_status(net_core(net, id), &st);
 	return st;
 }
+
+void net_expect_sent_once_persisted(struct net *net, uint64_t id, int type, uint64_t to)
+{
+	cr_assert_eq(net_count(net, type, id, to), 0, "%s held until durable",
+		     cairn_raft_msg_name(type));
+	net_persist(net, id);
+	cr_assert_eq(net_count(net, type, id, to), 1, "%s sent once durable",
+		     cairn_raft_msg_name(type));
+}

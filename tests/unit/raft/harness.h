@@ -107,6 +107,9 @@ void net_drain_all(struct net *net);
 /* Make member id's oldest pending write durable (all: every one). */
 void net_persist_one(struct net *net, uint64_t id);
 void net_persist(struct net *net, uint64_t id);
+/* Assert that member id holds back its message of type to `to` until its
+ * writes are durable: none queued, then exactly one after net_persist(). */
+void net_expect_sent_once_persisted(struct net *net, uint64_t id, int type, uint64_t to);
 
 /* Deliver queued messages (and all they cause) until the queue is empty;
  * returns how many were delivered. */

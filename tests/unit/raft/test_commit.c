@@ -95,9 +95,7 @@ Test(commit, follower_acknowledges_only_after_persist)
 	net->auto_persist = false;
 	cr_assert_eq(net_propose(net, 1, "a", NULL), 0);
 	cr_assert(net_deliver_one(net, CAIRN_RAFT_MSG_APPEND, 2));
-	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_APPEND_REPLY, 2, 1), 0);
-	net_persist(net, 2);
-	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_APPEND_REPLY, 2, 1), 1);
+	net_expect_sent_once_persisted(net, 2, CAIRN_RAFT_MSG_APPEND_REPLY, 1);
 	net_free(net);
 }
 

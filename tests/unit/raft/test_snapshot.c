@@ -407,9 +407,7 @@ Test(snapshot, snapshot_reply_waits_for_the_install_to_be_durable)
 	net_start(net);
 	struct cairn_raft_msg m = net_snapshot_msg(1, 2, 1, 4, 1, 4);
 	cr_assert_eq(net_step(net, &m), 0);
-	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_APPEND_REPLY, 2, 1), 0);
-	net_persist(net, 2);
-	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_APPEND_REPLY, 2, 1), 1);
+	net_expect_sent_once_persisted(net, 2, CAIRN_RAFT_MSG_APPEND_REPLY, 1);
 	net_free(net);
 }
 
