@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../storage/helpers.h"
+#include "../storage/snap_stream.h"
 #include "cairn/errors.h"
 #include "cairn/limits.h"
 #include "cmds.h"
@@ -50,22 +51,16 @@ static void wait_done(size_t count)
 	cr_assert_eq(n_done, count, "completions: %zu of %zu", n_done, count);
 }
 
-static struct cairn_storage *open_opt(const char *dir, uint64_t member, uint64_t map_bytes,
-				      bool no_sync)
+/* Stop b's worker, close b and open its dir again (map_bytes and no_sync
+ * as open_store_opt); the caller starts the worker again. */
+static void reopen_b(uint64_t map_bytes, bool no_sync)
 {
-	struct cairn_storage_options opt = {
-		.dir = dir,
-		.cluster_id = TEST_CLUSTER,
-		.member_id = member,
-		.create = true,
-		.map_bytes = map_bytes,
-		.unsafe_no_sync = no_sync,
-	};
-	struct cairn_storage *s = NULL;
-	char msg[256];
-	int rv = cairn_storage_open(&s, &opt, msg, sizeof(msg));
-	cr_assert_eq(rv, 0, "open %s: %s (%s)", dir, cairn_strerror(rv), msg);
-	return s;
+	cairn_kv_worker_destroy(wb);
+	wb = NULL;
+	cairn_kv_close(kvb);
+	cairn_storage_close(sb);
+	sb = open_store_opt(dir_b, 2, map_bytes, no_sync);
+	cr_assert_eq(cairn_kv_open(&kvb, sb, NULL), 0);
 }
 
 static void setup(void)
@@ -141,52 +136,7 @@ static void populate(struct cairn_kv *kv, size_t n, uint32_t value_len, uint64_t
 
 /* ---- export ---- */
 
-struct stream {
-	uint8_t **chunks;
-	size_t *lens;
-	size_t n;
-	uint64_t index, term;
-};
-
-static void stream_free(struct stream *st)
-{
-	for (size_t i = 0; i < st->n; i++)
-		free(st->chunks[i]);
-	free(st->chunks);
-	free(st->lens);
-	memset(st, 0, sizeof(*st));
-}
-
-static void export_all(struct cairn_kv *kv, struct stream *st)
-{
-	memset(st, 0, sizeof(*st));
-	struct cairn_kv_snap_reader *rd = NULL;
-	cr_assert_eq(cairn_kv_snap_reader_open(kv, &rd, &st->index, &st->term), 0);
-	bool last = false;
-	while (!last) {
-		uint8_t *buf = malloc(CAIRN_SNAPSHOT_CHUNK_BYTES);
-		cr_assert_not_null(buf);
-		size_t len = 0;
-		cr_assert_eq(
-			cairn_kv_snap_reader_next(rd, buf, CAIRN_SNAPSHOT_CHUNK_BYTES, &len, &last),
-			0);
-		cr_assert_leq(len, CAIRN_SNAPSHOT_CHUNK_BYTES);
-		cr_assert_eq(cairn_kv_snap_chunk_check(buf, len), 0, "chunk %zu", st->n);
-		st->chunks = realloc(st->chunks, (st->n + 1) * sizeof(*st->chunks));
-		st->lens = realloc(st->lens, (st->n + 1) * sizeof(*st->lens));
-		cr_assert(st->chunks != NULL && st->lens != NULL);
-		st->chunks[st->n] = buf;
-		st->lens[st->n] = len;
-		st->n++;
-	}
-	size_t len = 0;
-	uint8_t b[CAIRN_KV_SNAP_HEADER_BYTES];
-	cr_assert_eq(cairn_kv_snap_reader_next(rd, b, CAIRN_SNAPSHOT_CHUNK_BYTES, &len, &last),
-		     CAIRN_EINVAL, "nothing after the final chunk");
-	cairn_kv_snap_reader_close(rd);
-}
-
-static bool streams_equal(const struct stream *x, const struct stream *y)
+static bool streams_equal(const struct snap_stream *x, const struct snap_stream *y)
 {
 	if (x->n != y->n || x->index != y->index || x->term != y->term)
 		return false;
@@ -196,15 +146,23 @@ static bool streams_equal(const struct stream *x, const struct stream *y)
 	return true;
 }
 
+/* Queue chunk i of st at offset off of the snapshot (index, term). */
+static void queue_chunk(const struct snap_stream *st, size_t i, uint64_t index, uint64_t term,
+			uint64_t off)
+{
+	cr_assert_lt(i, st->n);
+	cr_assert_eq(
+		cairn_kv_worker_snap_chunk(wb, index, term, off, st->chunks[i], st->lens[i], NULL),
+		0);
+}
+
 /* Queue every chunk of st for (index, term) and the install; returns the
  * number of jobs queued. */
-static size_t import_jobs(const struct stream *st, uint64_t index, uint64_t term, bool install)
+static size_t import_jobs(const struct snap_stream *st, uint64_t index, uint64_t term, bool install)
 {
 	uint64_t off = 0;
 	for (size_t i = 0; i < st->n; i++) {
-		cr_assert_eq(cairn_kv_worker_snap_chunk(wb, index, term, off, st->chunks[i],
-							st->lens[i], NULL),
-			     0);
+		queue_chunk(st, i, index, term, off);
 		off += st->lens[i];
 	}
 	if (install)
@@ -212,7 +170,7 @@ static size_t import_jobs(const struct stream *st, uint64_t index, uint64_t term
 	return st->n + (install ? 1 : 0);
 }
 
-static void import_ok(const struct stream *st)
+static void import_ok(const struct snap_stream *st)
 {
 	size_t base = n_done;
 	size_t n = import_jobs(st, st->index, st->term, true);
@@ -225,10 +183,10 @@ static void import_ok(const struct stream *st)
 
 static void round_trip(void)
 {
-	struct stream x, y;
-	export_all(kva, &x);
+	struct snap_stream x, y;
+	snap_stream_export(kva, &x);
 	import_ok(&x);
-	export_all(kvb, &y);
+	snap_stream_export(kvb, &y);
 	cr_assert(streams_equal(&x, &y), "b's state after the install is a's");
 	uint64_t ia, ta, ib, tb, ca, cb;
 	cr_assert_eq(cairn_kv_applied_pos(kvb, &ib, &tb), 0);
@@ -239,8 +197,8 @@ static void round_trip(void)
 	cr_assert_eq(cairn_kv_sessions(kva, &ca), 0);
 	cr_assert_eq(cairn_kv_sessions(kvb, &cb), 0);
 	cr_assert_eq(ca, cb);
-	stream_free(&x);
-	stream_free(&y);
+	snap_stream_free(&x);
+	snap_stream_free(&y);
 }
 
 static void expect_get(struct cairn_kv *kv, const char *key, const char *value)
@@ -318,8 +276,8 @@ Test(snapshot, empty_state_exports_one_final_chunk_and_installs)
 		e.term = 2;
 		apply_one(kva, e);
 	}
-	struct stream x;
-	export_all(kva, &x);
+	struct snap_stream x;
+	snap_stream_export(kva, &x);
 	cr_assert_eq(x.n, 1);
 	cr_assert_eq(x.lens[0], CAIRN_KV_SNAP_HEADER_BYTES);
 	cr_assert_eq(x.index, 5);
@@ -331,19 +289,19 @@ Test(snapshot, empty_state_exports_one_final_chunk_and_installs)
 	uint64_t c = 9;
 	cr_assert_eq(cairn_kv_sessions(kvb, &c), 0);
 	cr_assert_eq(c, 0);
-	stream_free(&x);
+	snap_stream_free(&x);
 }
 
 Test(snapshot, many_small_keys_span_several_chunks_and_round_trip)
 {
 	populate(kva, 12000, 200, 50, 3);
-	struct stream x;
-	export_all(kva, &x);
+	struct snap_stream x;
+	snap_stream_export(kva, &x);
 	cr_assert_geq(x.n, 3, "%zu chunks", x.n);
 	for (size_t i = 0; i + 1 < x.n; i++)
 		cr_assert_eq(x.chunks[i][5] & CAIRN_KV_SNAP_FLAG_LAST, 0);
 	cr_assert_neq(x.chunks[x.n - 1][5] & CAIRN_KV_SNAP_FLAG_LAST, 0);
-	stream_free(&x);
+	snap_stream_free(&x);
 	round_trip();
 	uint64_t i = 0, t = 0;
 	cr_assert_eq(cairn_kv_applied_pos(kvb, &i, &t), 0);
@@ -354,10 +312,10 @@ Test(snapshot, many_small_keys_span_several_chunks_and_round_trip)
 Test(snapshot, one_mib_values_go_one_per_chunk_and_round_trip)
 {
 	populate(kva, 5, CAIRN_VALUE_BYTES_MAX, 1, 1);
-	struct stream x;
-	export_all(kva, &x);
+	struct snap_stream x;
+	snap_stream_export(kva, &x);
 	cr_assert_geq(x.n, 5, "%zu chunks", x.n);
-	stream_free(&x);
+	snap_stream_free(&x);
 	round_trip();
 }
 
@@ -412,80 +370,59 @@ Test(snapshot, reader_refuses_a_small_buffer)
 
 /* ---- the log after an install ---- */
 
+/* b holds 1..10 in term 1; a's state after 6 puts in term is exported to
+ * x and installed on b, whose log then ends at (last_index, term). */
+static void install_over_a_log(struct snap_stream *x, uint64_t term, uint64_t last_index)
+{
+	populate(kva, 6, 5, 1, term);
+	cr_assert_eq(cairn_storage_append(sb, make_entries(1, 10, 1), 10, NULL), 0);
+	snap_stream_export(kva, x);
+	cr_assert_eq(x->index, 6);
+	cr_assert_eq(x->term, term);
+	import_ok(x);
+	cr_assert_eq(done[n_done - 1].last_index, last_index);
+	cr_assert_eq(done[n_done - 1].last_term, term);
+	expect_compacted_bounds(sb, 6, term, last_index, term);
+}
+
 Test(snapshot, install_keeps_the_log_after_a_matching_entry)
 {
-	populate(kva, 6, 5, 1, 1);
-	cr_assert_eq(cairn_storage_append(sb, make_entries(1, 10, 1), 10, NULL), 0);
-	struct stream x;
-	export_all(kva, &x);
-	cr_assert_eq(x.index, 6);
-	import_ok(&x);
-	cr_assert_eq(done[n_done - 1].last_index, 10);
-	cr_assert_eq(done[n_done - 1].last_term, 1);
-	struct cairn_storage_bounds bd;
-	cr_assert_eq(cairn_storage_bounds(sb, &bd), 0);
-	cr_assert_eq(bd.prev_index, 6);
-	cr_assert_eq(bd.prev_term, 1);
-	cr_assert_eq(bd.first_index, 7);
-	cr_assert_eq(bd.last_index, 10);
+	struct snap_stream x;
+	install_over_a_log(&x, 1, 10);
 	struct cairn_raft_hard_state hs;
 	cr_assert_eq(cairn_storage_hard_state(sb, &hs), 0);
 	cr_assert_geq(hs.commit, 6, "the commit index covers the installed state");
-	stream_free(&x);
+	snap_stream_free(&x);
 }
 
 Test(snapshot, install_drops_the_whole_log_after_a_conflicting_entry)
 {
-	populate(kva, 6, 5, 1, 2);
-	cr_assert_eq(cairn_storage_append(sb, make_entries(1, 10, 1), 10, NULL), 0);
-	struct stream x;
-	export_all(kva, &x);
-	cr_assert_eq(x.term, 2);
-	import_ok(&x);
-	cr_assert_eq(done[n_done - 1].last_index, 6);
-	cr_assert_eq(done[n_done - 1].last_term, 2);
-	struct cairn_storage_bounds bd;
-	cr_assert_eq(cairn_storage_bounds(sb, &bd), 0);
-	cr_assert_eq(bd.prev_index, 6);
-	cr_assert_eq(bd.prev_term, 2);
-	cr_assert_eq(bd.last_index, 6);
-	cr_assert_eq(bd.first_index, 7);
+	struct snap_stream x;
+	install_over_a_log(&x, 2, 6);
 	/* The log goes on after the snapshot. */
 	size_t base = n_done;
 	cr_assert_eq(cairn_kv_worker_append(wb, make_entries(7, 8, 2), 2, NULL, NULL), 0);
 	wait_done(base + 1);
 	cr_assert_eq(done[n_done - 1].err, 0);
 	cr_assert_eq(done[n_done - 1].last_index, 8);
-	stream_free(&x);
+	snap_stream_free(&x);
 }
 
 Test(snapshot, install_survives_a_restart)
 {
 	populate(kva, 40, 20, 4, 3);
 	cr_assert_eq(cairn_storage_append(sb, make_entries(1, 3, 1), 3, NULL), 0);
-	struct stream x;
-	export_all(kva, &x);
+	struct snap_stream x;
+	snap_stream_export(kva, &x);
 	import_ok(&x);
-	cairn_kv_worker_destroy(wb);
-	wb = NULL;
-	cairn_kv_close(kvb);
-	cairn_storage_close(sb);
-	sb = open_store(dir_b, 2);
-	cr_assert_eq(cairn_kv_open(&kvb, sb, NULL), 0);
+	reopen_b(0, false);
 	cr_assert_eq(cairn_kv_applied(kvb), 40);
-	struct cairn_raft_restore rs;
-	struct cairn_storage_entries log = {0};
-	cr_assert_eq(cairn_storage_load(sb, &rs, &log), 0);
-	cr_assert_eq(rs.first_prev_index, 40);
-	cr_assert_eq(rs.first_prev_term, 3);
-	cr_assert_eq(rs.applied, 40);
-	cr_assert_eq(rs.n_log, 0);
-	cairn_storage_entries_free(&log);
-	struct stream y;
-	export_all(kvb, &y);
+	expect_loaded(sb, 40, 3, 40, 0);
+	struct snap_stream y;
+	snap_stream_export(kvb, &y);
 	cr_assert(streams_equal(&x, &y));
-	stream_free(&x);
-	stream_free(&y);
+	snap_stream_free(&x);
+	snap_stream_free(&y);
 	cr_assert_eq(cairn_kv_worker_start(&wb, sb, kvb, NULL), 0);
 }
 
@@ -501,27 +438,21 @@ static void worker_still_works(uint64_t index, uint64_t term)
 	cr_assert_eq(done[base].err, 0, "later jobs run: %s", cairn_strerror(done[base].err));
 }
 
-static void two_chunk_stream(struct stream *x)
+static void two_chunk_stream(struct snap_stream *x)
 {
 	populate(kva, 9000, 200, 10, 1);
-	export_all(kva, x);
+	snap_stream_export(kva, x);
 	cr_assert_geq(x->n, 2);
 }
 
 Test(snapshot, chunk_at_a_gap_fails_alone_and_discards_the_staging)
 {
-	struct stream x;
+	struct snap_stream x;
 	two_chunk_stream(&x);
-	cr_assert_eq(
-		cairn_kv_worker_snap_chunk(wb, x.index, x.term, 0, x.chunks[0], x.lens[0], NULL),
-		0);
-	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index, x.term, x.lens[0] + 1, x.chunks[1],
-						x.lens[1], NULL),
-		     0);
+	queue_chunk(&x, 0, x.index, x.term, 0);
+	queue_chunk(&x, 1, x.index, x.term, x.lens[0] + 1);
 	/* Even the right offset now fails: the staging is gone. */
-	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index, x.term, x.lens[0], x.chunks[1],
-						x.lens[1], NULL),
-		     0);
+	queue_chunk(&x, 1, x.index, x.term, x.lens[0]);
 	wait_done(3);
 	cr_assert_eq(done[0].err, 0);
 	cr_assert_eq(done[1].err, CAIRN_EINVAL);
@@ -530,47 +461,37 @@ Test(snapshot, chunk_at_a_gap_fails_alone_and_discards_the_staging)
 	/* And a fresh stream from offset 0 installs. */
 	n_done = 0;
 	import_ok(&x);
-	stream_free(&x);
+	snap_stream_free(&x);
 }
 
 Test(snapshot, chunk_of_another_snapshot_fails_alone)
 {
-	struct stream x;
+	struct snap_stream x;
 	two_chunk_stream(&x);
-	cr_assert_eq(
-		cairn_kv_worker_snap_chunk(wb, x.index, x.term, 0, x.chunks[0], x.lens[0], NULL),
-		0);
-	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index + 1, x.term, x.lens[0], x.chunks[1],
-						x.lens[1], NULL),
-		     0);
-	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index, x.term + 1, x.lens[0], x.chunks[1],
-						x.lens[1], NULL),
-		     0);
+	queue_chunk(&x, 0, x.index, x.term, 0);
+	queue_chunk(&x, 1, x.index + 1, x.term, x.lens[0]);
+	queue_chunk(&x, 1, x.index, x.term + 1, x.lens[0]);
 	wait_done(3);
 	cr_assert_eq(done[1].err, CAIRN_EINVAL);
 	cr_assert_eq(done[2].err, CAIRN_EINVAL);
 	worker_still_works(1, 1);
-	stream_free(&x);
+	snap_stream_free(&x);
 }
 
 Test(snapshot, malformed_chunk_fails_alone)
 {
-	struct stream x;
+	struct snap_stream x;
 	two_chunk_stream(&x);
 	uint8_t *bad = malloc(x.lens[1]);
 	memcpy(bad, x.chunks[1], x.lens[1]);
 	bad[0] ^= 0xff; /* magic */
-	cr_assert_eq(
-		cairn_kv_worker_snap_chunk(wb, x.index, x.term, 0, x.chunks[0], x.lens[0], NULL),
-		0);
+	queue_chunk(&x, 0, x.index, x.term, 0);
 	cr_assert_eq(
 		cairn_kv_worker_snap_chunk(wb, x.index, x.term, x.lens[0], bad, x.lens[1], NULL),
 		0);
 	/* The staging is discarded: even the right chunk now has nothing to
 	 * continue. */
-	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index, x.term, x.lens[0], x.chunks[1],
-						x.lens[1], NULL),
-		     0);
+	queue_chunk(&x, 1, x.index, x.term, x.lens[0]);
 	wait_done(3);
 	cr_assert_eq(done[0].err, 0);
 	cr_assert_eq(done[1].err, CAIRN_EPROTO);
@@ -578,25 +499,21 @@ Test(snapshot, malformed_chunk_fails_alone)
 	cr_assert_eq(cairn_kv_applied(kvb), 0);
 	worker_still_works(1, 1);
 	free(bad);
-	stream_free(&x);
+	snap_stream_free(&x);
 }
 
 Test(snapshot, chunks_out_of_order_are_refused)
 {
-	struct stream x;
+	struct snap_stream x;
 	two_chunk_stream(&x);
 	/* The second chunk first, then the first after it: keys go back. */
-	cr_assert_eq(
-		cairn_kv_worker_snap_chunk(wb, x.index, x.term, 0, x.chunks[1], x.lens[1], NULL),
-		0);
-	cr_assert_eq(cairn_kv_worker_snap_chunk(wb, x.index, x.term, x.lens[1], x.chunks[0],
-						x.lens[0], NULL),
-		     0);
+	queue_chunk(&x, 1, x.index, x.term, 0);
+	queue_chunk(&x, 0, x.index, x.term, x.lens[1]);
 	wait_done(2);
 	cr_assert_eq(done[0].err, 0);
 	cr_assert_eq(done[1].err, CAIRN_EPROTO);
 	worker_still_works(1, 1);
-	stream_free(&x);
+	snap_stream_free(&x);
 }
 
 /* The core took the snapshot before its install was queued: a refused
@@ -604,11 +521,9 @@ Test(snapshot, chunks_out_of_order_are_refused)
  * the commit index over the old log. */
 Test(snapshot, install_without_the_final_chunk_stops_every_later_write)
 {
-	struct stream x;
+	struct snap_stream x;
 	two_chunk_stream(&x);
-	cr_assert_eq(
-		cairn_kv_worker_snap_chunk(wb, x.index, x.term, 0, x.chunks[0], x.lens[0], NULL),
-		0);
+	queue_chunk(&x, 0, x.index, x.term, 0);
 	cr_assert_eq(cairn_kv_worker_snap_install(wb, x.index, x.term, NULL), 0);
 	struct cairn_raft_entry e = {.term = x.term, .index = 1, .type = CAIRN_RAFT_ENTRY_NOOP};
 	struct cairn_raft_hard_state hs = {.term = x.term, .vote = 0, .commit = x.index};
@@ -621,22 +536,22 @@ Test(snapshot, install_without_the_final_chunk_stops_every_later_write)
 	struct cairn_raft_hard_state got;
 	cr_assert_eq(cairn_storage_hard_state(sb, &got), 0);
 	cr_assert_eq(got.commit, 0, "no commit index written over the old log");
-	stream_free(&x);
+	snap_stream_free(&x);
 }
 
 Test(snapshot, install_below_the_applied_index_is_refused)
 {
 	populate(kva, 3, 5, 1, 1);
 	populate(kvb, 5, 5, 1, 1);
-	struct stream x;
-	export_all(kva, &x);
+	struct snap_stream x;
+	snap_stream_export(kva, &x);
 	size_t n = import_jobs(&x, x.index, x.term, true);
 	cr_assert_eq(cairn_kv_worker_compact(wb, 1, NULL), 0);
 	wait_done(n + 1);
 	cr_assert_eq(done[n - 1].err, CAIRN_EINVAL);
 	cr_assert_eq(done[n].err, CAIRN_EINVAL, "sticky: the job after it fails too");
 	cr_assert_eq(cairn_kv_applied(kvb), 5);
-	stream_free(&x);
+	snap_stream_free(&x);
 }
 
 Test(snapshot, oversized_chunk_is_refused_at_submit)
@@ -648,15 +563,22 @@ Test(snapshot, oversized_chunk_is_refused_at_submit)
 
 /* ---- compaction ---- */
 
-/* b: log 1..20 in term 1, 1..applied applied through the worker. */
-static void log_and_apply(uint64_t applied)
+/* Queue on b the append of 1..20 in term 1 and the apply of 1..applied. */
+static void queue_log_and_apply(uint64_t applied)
 {
-	size_t base = n_done;
+	cr_assert_leq(applied, 20);
 	cr_assert_eq(cairn_kv_worker_append(wb, make_entries(1, 20, 1), 20, NULL, NULL), 0);
 	struct cairn_raft_entry e[20];
 	for (uint64_t i = 1; i <= applied; i++)
 		e[i - 1] = noop_entry(i);
 	cr_assert_eq(cairn_kv_worker_apply(wb, e, applied, NULL), 0);
+}
+
+/* b: log 1..20 in term 1, 1..applied applied through the worker. */
+static void log_and_apply(uint64_t applied)
+{
+	size_t base = n_done;
+	queue_log_and_apply(applied);
 	wait_done(base + 2);
 	cr_assert_eq(done[n_done - 1].err, 0);
 }
@@ -673,22 +595,8 @@ Test(snapshot, compact_drops_the_prefix_and_restart_loads_the_rest)
 	cr_assert_eq(done[2].last_term, 1);
 	cr_assert_eq(done[3].err, 0);
 	cr_assert_eq(done[3].last_index, 10);
-	cairn_kv_worker_destroy(wb);
-	wb = NULL;
-	cairn_kv_close(kvb);
-	cairn_storage_close(sb);
-	sb = open_store(dir_b, 2);
-	cr_assert_eq(cairn_kv_open(&kvb, sb, NULL), 0);
-	struct cairn_raft_restore rs;
-	struct cairn_storage_entries log = {0};
-	cr_assert_eq(cairn_storage_load(sb, &rs, &log), 0);
-	cr_assert_eq(rs.first_prev_index, 10);
-	cr_assert_eq(rs.first_prev_term, 1);
-	cr_assert_eq(rs.applied, 12);
-	cr_assert_eq(rs.n_log, 10);
-	cr_assert_eq(rs.log[0].index, 11);
-	cr_assert_eq(rs.log[9].index, 20);
-	cairn_storage_entries_free(&log);
+	reopen_b(0, false);
+	expect_loaded(sb, 10, 1, 12, 10); /* 11..20 */
 	cr_assert_eq(cairn_kv_worker_start(&wb, sb, kvb, NULL), 0);
 }
 
@@ -707,11 +615,7 @@ Test(snapshot, compact_beyond_applied_is_refused_alone)
 
 Test(snapshot, compact_sees_the_applies_queued_before_it)
 {
-	cr_assert_eq(cairn_kv_worker_append(wb, make_entries(1, 20, 1), 20, NULL, NULL), 0);
-	struct cairn_raft_entry e[15];
-	for (uint64_t i = 1; i <= 15; i++)
-		e[i - 1] = noop_entry(i);
-	cr_assert_eq(cairn_kv_worker_apply(wb, e, 15, NULL), 0);
+	queue_log_and_apply(15);
 	cr_assert_eq(cairn_kv_worker_compact(wb, 15, NULL), 0);
 	wait_done(3);
 	cr_assert_eq(done[2].err, 0);
@@ -723,8 +627,8 @@ Test(snapshot, compact_sees_the_applies_queued_before_it)
 Test(snapshot, check_refuses_truncated_and_padded_chunks)
 {
 	populate(kva, 50, 30, 3, 1);
-	struct stream x;
-	export_all(kva, &x);
+	struct snap_stream x;
+	snap_stream_export(kva, &x);
 	cr_assert_eq(x.n, 1);
 	for (size_t len = 0; len < x.lens[0]; len++) {
 		int rv = cairn_kv_snap_chunk_check(x.chunks[0], len);
@@ -737,7 +641,7 @@ Test(snapshot, check_refuses_truncated_and_padded_chunks)
 	memcpy(pad, x.chunks[0], x.lens[0]);
 	cr_assert_eq(cairn_kv_snap_chunk_check(pad, x.lens[0] + 3), CAIRN_EPROTO);
 	free(pad);
-	stream_free(&x);
+	snap_stream_free(&x);
 }
 
 /* A record of an unknown database or a bad layout is refused. */
@@ -771,17 +675,12 @@ Test(snapshot, check_refuses_bad_records)
  * well-formed chunks. */
 Test(snapshot, fuzzed_chunks_never_crash_and_never_install_garbage)
 {
-	cairn_kv_worker_destroy(wb);
-	wb = NULL;
-	cairn_kv_close(kvb);
-	cairn_storage_close(sb);
-	sb = open_opt(dir_b, 2, 0, true); /* no fsync: many small jobs */
-	cr_assert_eq(cairn_kv_open(&kvb, sb, NULL), 0);
+	reopen_b(0, true); /* no fsync: many small jobs */
 	cr_assert_eq(cairn_kv_worker_start(&wb, sb, kvb, NULL), 0);
 
 	populate(kva, 60, 12, 4, 1);
-	struct stream x;
-	export_all(kva, &x);
+	struct snap_stream x;
+	snap_stream_export(kva, &x);
 	cr_assert_eq(x.n, 1);
 	const uint8_t *good = x.chunks[0];
 	size_t good_len = x.lens[0];
@@ -831,12 +730,12 @@ Test(snapshot, fuzzed_chunks_never_crash_and_never_install_garbage)
 	/* The worker still works and a good stream still installs. */
 	n_done = 0;
 	import_ok(&x);
-	struct stream y;
-	export_all(kvb, &y);
+	struct snap_stream y;
+	snap_stream_export(kvb, &y);
 	cr_assert(streams_equal(&x, &y));
-	stream_free(&y);
+	snap_stream_free(&y);
 	free(m);
-	stream_free(&x);
+	snap_stream_free(&x);
 	cr_assert_gt(accepted, 0, "some mutations stay well-formed (value bytes)");
 }
 
@@ -845,8 +744,8 @@ Test(snapshot, fuzzed_chunks_never_crash_and_never_install_garbage)
 Test(snapshot, accepted_mutations_install_well_formed_states)
 {
 	populate(kva, 30, 12, 3, 1);
-	struct stream x;
-	export_all(kva, &x);
+	struct snap_stream x;
+	snap_stream_export(kva, &x);
 	uint8_t *m = malloc(x.lens[0]);
 	struct cairn_rand r;
 	cairn_rand_seed(&r, 42);
@@ -870,14 +769,14 @@ Test(snapshot, accepted_mutations_install_well_formed_states)
 		}
 		if (ce == 0) {
 			installed++;
-			struct stream y;
-			export_all(kvb, &y); /* asserts every chunk passes the check */
-			stream_free(&y);
+			struct snap_stream y;
+			snap_stream_export(kvb, &y); /* asserts every chunk passes the check */
+			snap_stream_free(&y);
 		}
 		n_done = 0;
 	}
 	free(m);
-	stream_free(&x);
+	snap_stream_free(&x);
 }
 
 /* ---- the reader and map growth ---- */
@@ -888,7 +787,7 @@ Test(snapshot, map_growth_closes_an_open_reader_with_ebusy)
 	cairn_storage_close(sa);
 	char dir_c[160];
 	snprintf(dir_c, sizeof(dir_c), "%s/c", tmpdir_path());
-	sa = open_opt(dir_c, 3, 1u << 20, true);
+	sa = open_store_opt(dir_c, 3, 1u << 20, true);
 	cr_assert_eq(cairn_kv_open(&kva, sa, NULL), 0);
 	populate(kva, 10, 10, 1, 1);
 	struct cairn_kv_snap_reader *rd = NULL;
@@ -1042,17 +941,22 @@ static void long_record(struct hand *h, const uint8_t *key, size_t len, uint16_t
 	hand_rec(h, 1, k, sizeof(k), v, 2 + len + 1);
 }
 
+/* A stream holding one 600-byte key of 'q's (key) in slot 0. */
+static void hand_long_key(struct hand *h, uint8_t (*key)[600])
+{
+	memset(*key, 'q', sizeof(*key));
+	hand_start(h);
+	long_record(h, *key, sizeof(*key), 0);
+}
+
 Test(snapshot, a_long_key_stored_twice_is_refused)
 {
 	uint8_t key[600];
-	memset(key, 'q', sizeof(key));
 	struct hand h;
-	hand_start(&h);
-	long_record(&h, key, sizeof(key), 0);
+	hand_long_key(&h, &key);
 	long_record(&h, key, sizeof(key), 1);
 	cr_assert_eq(hand_install(&h, 5), CAIRN_EPROTO);
-	hand_start(&h);
-	long_record(&h, key, sizeof(key), 0);
+	hand_long_key(&h, &key);
 	cr_assert_eq(hand_install(&h, 5), 0);
 	struct cairn_buf b;
 	cairn_buf_init(&b, 0);
@@ -1064,10 +968,8 @@ Test(snapshot, a_long_key_stored_twice_is_refused)
 Test(snapshot, a_long_key_with_a_wrong_stem_fails_the_chunk_check)
 {
 	uint8_t key[600];
-	memset(key, 'q', sizeof(key));
 	struct hand h;
-	hand_start(&h);
-	long_record(&h, key, sizeof(key), 0);
+	hand_long_key(&h, &key);
 	h.b[8 + 7 + 405] ^= 1; /* a hash byte */
 	cr_assert_eq(cairn_kv_snap_chunk_check(h.b, h.len), CAIRN_EPROTO);
 }
@@ -1097,12 +999,7 @@ Test(snapshot, random_bytes_never_pass_the_chunk_check)
  * or crashes (ASan/UBSan builds check the rest). */
 Test(snapshot, readers_stream_beside_a_writing_worker_and_map_growth)
 {
-	cairn_kv_worker_destroy(wb);
-	wb = NULL;
-	cairn_kv_close(kvb);
-	cairn_storage_close(sb);
-	sb = open_opt(dir_b, 2, 1u << 20, true);
-	cr_assert_eq(cairn_kv_open(&kvb, sb, NULL), 0);
+	reopen_b(1u << 20, true);
 	cr_assert_eq(cairn_kv_worker_start(&wb, sb, kvb, NULL), 0);
 	static uint8_t value[16 * 1024];
 	memset(value, 'w', sizeof(value));

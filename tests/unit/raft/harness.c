@@ -583,3 +583,66 @@ void net_until_role(struct net *net, uint64_t id, enum cairn_raft_role role)
 	while (net_role(net, id) != role)
 		cr_assert(net_deliver_one(net, 0, 0), "queue ran dry before the role was reached");
 }
+
+struct cairn_raft_msg net_append_msg(uint64_t from, uint64_t to, uint64_t term, uint64_t prev_index,
+				     uint64_t prev_term, uint64_t commit,
+				     const struct cairn_raft_entry *ents, uint32_t n)
+{
+	return (struct cairn_raft_msg){.type = CAIRN_RAFT_MSG_APPEND,
+				       .from = from,
+				       .to = to,
+				       .term = term,
+				       .prev_index = prev_index,
+				       .prev_term = prev_term,
+				       .commit = commit,
+				       .entries = ents,
+				       .n_entries = n};
+}
+
+struct cairn_raft_msg net_snapshot_msg(uint64_t from, uint64_t to, uint64_t term, uint64_t index,
+				       uint64_t index_term, uint64_t commit)
+{
+	return (struct cairn_raft_msg){.type = CAIRN_RAFT_MSG_SNAPSHOT,
+				       .from = from,
+				       .to = to,
+				       .term = term,
+				       .prev_index = index,
+				       .prev_term = index_term,
+				       .commit = commit};
+}
+
+struct cairn_raft_entry net_entry(uint64_t index, uint64_t term, const char *s)
+{
+	return (struct cairn_raft_entry){.index = index,
+					 .term = term,
+					 .type = CAIRN_RAFT_ENTRY_NORMAL,
+					 .len = (uint32_t)strlen(s),
+					 .data = (const uint8_t *)s};
+}
+
+struct cairn_raft_config net_lone_config(void)
+{
+	static const uint64_t one[] = {1};
+	return (struct cairn_raft_config){.id = 1,
+					  .members = one,
+					  .n_members = 1,
+					  .heartbeat_ticks = 1,
+					  .election_ticks = 10,
+					  .seed = 7};
+}
+
+struct cairn_raft_status net_status(struct net *net, uint64_t id)
+{
+	struct cairn_raft_status st;
+	cairn_raft_status(net_core(net, id), &st);
+	return st;
+}
+
+void net_expect_sent_once_persisted(struct net *net, uint64_t id, int type, uint64_t to)
+{
+	cr_assert_eq(net_count(net, type, id, to), 0, "%s held until durable",
+		     cairn_raft_msg_name(type));
+	net_persist(net, id);
+	cr_assert_eq(net_count(net, type, id, to), 1, "%s sent once durable",
+		     cairn_raft_msg_name(type));
+}

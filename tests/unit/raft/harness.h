@@ -107,6 +107,9 @@ void net_drain_all(struct net *net);
 /* Make member id's oldest pending write durable (all: every one). */
 void net_persist_one(struct net *net, uint64_t id);
 void net_persist(struct net *net, uint64_t id);
+/* Assert that member id holds back its message of type to `to` until its
+ * writes are durable: none queued, then exactly one after net_persist(). */
+void net_expect_sent_once_persisted(struct net *net, uint64_t id, int type, uint64_t to);
 
 /* Deliver queued messages (and all they cause) until the queue is empty;
  * returns how many were delivered. */
@@ -140,6 +143,8 @@ void net_restart(struct net *net, uint64_t id);
 /* Propose a string on id; returns the propose() result, index in *index. */
 int net_propose(struct net *net, uint64_t id, const char *s, uint64_t *index);
 
+/* Member id's cairn_raft_status(). */
+struct cairn_raft_status net_status(struct net *net, uint64_t id);
 enum cairn_raft_role net_role(struct net *net, uint64_t id);
 uint64_t net_term(struct net *net, uint64_t id);
 uint64_t net_commit(struct net *net, uint64_t id);
@@ -160,5 +165,25 @@ const char *net_trace(struct net *net);
 
 /* Inject a message built by the test (from/to/term set by the caller). */
 int net_step(struct net *net, const struct cairn_raft_msg *m);
+
+/* Builders for what tests inject or restore from. Nothing is copied: the
+ * result points at the caller's entries and strings. */
+
+/* An APPEND from -> to in term, after (prev_index, prev_term), carrying
+ * commit and the n entries at ents (NULL when n is 0). */
+struct cairn_raft_msg net_append_msg(uint64_t from, uint64_t to, uint64_t term, uint64_t prev_index,
+				     uint64_t prev_term, uint64_t commit,
+				     const struct cairn_raft_entry *ents, uint32_t n);
+
+/* A SNAPSHOT from -> to in term offering the state at (index, index_term),
+ * carrying commit. */
+struct cairn_raft_msg net_snapshot_msg(uint64_t from, uint64_t to, uint64_t term, uint64_t index,
+				       uint64_t index_term, uint64_t commit);
+
+/* A NORMAL entry at (index, term) whose payload is the bytes of s. */
+struct cairn_raft_entry net_entry(uint64_t index, uint64_t term, const char *s);
+
+/* The config of member 1 alone (heartbeat 1 tick, election 10, seed 7). */
+struct cairn_raft_config net_lone_config(void);
 
 #endif

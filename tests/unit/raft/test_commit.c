@@ -6,13 +6,6 @@
 #include "cairn/errors.h"
 #include "harness.h"
 
-static struct cairn_raft_status status(struct net *net, uint64_t id)
-{
-	struct cairn_raft_status st;
-	cairn_raft_status(net_core(net, id), &st);
-	return st;
-}
-
 /* Figure 8: leader 1 of term 3 holds an entry of term 1 that a majority
  * then stores; counting replicas must not commit it, only an entry of
  * term 3 reaching a majority does (and commits it indirectly). */
@@ -35,10 +28,10 @@ Test(commit, leader_never_commits_previous_term_entry_by_counting)
 	cr_assert_eq(net_term(net, 1), 3);
 	/* The probe after the no-op: prev 2 unknown to 2 -> reject, then
 	 * entry 2 alone (max one entry per message). */
-	while (status(net, 1).progress[1].match < 2)
+	while (net_status(net, 1).progress[1].match < 2)
 		cr_assert(net_deliver_one(net, 0, 0));
-	cr_assert_eq(status(net, 1).progress[1].match, 2);
-	cr_assert_eq(status(net, 1).persisted_index, 3);
+	cr_assert_eq(net_status(net, 1).progress[1].match, 2);
+	cr_assert_eq(net_status(net, 1).persisted_index, 3);
 	cr_assert_eq(net_commit(net, 1), 1, "entry 2 of term 1 is on a majority, yet uncommitted");
 	net_stabilize(net);
 	cr_assert_eq(net_commit(net, 1), 3, "the term-3 no-op commits both");
@@ -86,7 +79,7 @@ Test(commit, leader_counts_itself_only_after_persisted)
 	net_stabilize(net);
 	net_persist(net, 2);
 	net_stabilize(net);
-	cr_assert_eq(status(net, 1).progress[1].match, idx);
+	cr_assert_eq(net_status(net, 1).progress[1].match, idx);
 	cr_assert_lt(net_commit(net, 1), idx, "one durable copy of three is no majority");
 	net_persist(net, 1);
 	net_stabilize(net);
@@ -102,9 +95,7 @@ Test(commit, follower_acknowledges_only_after_persist)
 	net->auto_persist = false;
 	cr_assert_eq(net_propose(net, 1, "a", NULL), 0);
 	cr_assert(net_deliver_one(net, CAIRN_RAFT_MSG_APPEND, 2));
-	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_APPEND_REPLY, 2, 1), 0);
-	net_persist(net, 2);
-	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_APPEND_REPLY, 2, 1), 1);
+	net_expect_sent_once_persisted(net, 2, CAIRN_RAFT_MSG_APPEND_REPLY, 1);
 	net_free(net);
 }
 
@@ -145,26 +136,14 @@ Test(commit, persisted_report_for_an_overwritten_term_is_ignored)
 	struct cairn_raft *r = NULL;
 	cr_assert_eq(cairn_raft_create(&r, &cfg, NULL), 0);
 	struct cairn_raft_entry old[] = {{.term = 1, .index = 1}, {.term = 1, .index = 2}};
-	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND,
-				   .from = 2,
-				   .to = 1,
-				   .term = 1,
-				   .entries = old,
-				   .n_entries = 2};
+	struct cairn_raft_msg m = net_append_msg(2, 1, 1, 0, 0, 0, old, 2);
 	cr_assert_eq(cairn_raft_step(r, &m), 0);
 	struct cairn_raft_ready rd;
 	cairn_raft_ready(r, &rd);
 	cr_assert_eq(rd.n_entries, 2);
 	cairn_raft_advance(r, &rd);
 	struct cairn_raft_entry fresh = {.term = 2, .index = 2};
-	m = (struct cairn_raft_msg){.type = CAIRN_RAFT_MSG_APPEND,
-				    .from = 3,
-				    .to = 1,
-				    .term = 2,
-				    .prev_index = 1,
-				    .prev_term = 1,
-				    .entries = &fresh,
-				    .n_entries = 1};
+	m = net_append_msg(3, 1, 2, 1, 1, 0, &fresh, 1);
 	cr_assert_eq(cairn_raft_step(r, &m), 0);
 	cairn_raft_ready(r, &rd);
 	cr_assert_eq(rd.n_entries, 1);
@@ -198,7 +177,7 @@ Test(commit, propose_over_entry_limit_is_too_big)
 	uint64_t idx = 0;
 	cr_assert_eq(cairn_raft_propose(net_core(net, 1), &byte, CAIRN_ENTRY_BYTES_MAX + 1, &idx),
 		     CAIRN_ETOOBIG);
-	cr_assert_eq(status(net, 1).last_index, 1);
+	cr_assert_eq(net_status(net, 1).last_index, 1);
 	net_free(net);
 }
 

@@ -204,12 +204,7 @@ Test(core, step_rejects_append_with_nonconsecutive_entries)
 {
 	struct net *net = lone();
 	struct cairn_raft_entry ents[] = {{.term = 1, .index = 1}, {.term = 1, .index = 3}};
-	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND,
-				   .from = 2,
-				   .to = 1,
-				   .term = 1,
-				   .entries = ents,
-				   .n_entries = 2};
+	struct cairn_raft_msg m = net_append_msg(2, 1, 1, 0, 0, 0, ents, 2);
 	cr_assert_eq(cairn_raft_step(net_core(net, 1), &m), CAIRN_EINVAL);
 	ents[1].index = 2;
 	ents[0].term = 2;
@@ -251,14 +246,7 @@ Test(core, append_replacing_a_committed_entry_is_refused)
 	net_node(net, 1)->hs.commit = 2;
 	net_start(net);
 	struct cairn_raft_entry e = {.term = 2, .index = 2};
-	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND,
-				   .from = 2,
-				   .to = 1,
-				   .term = 2,
-				   .prev_index = 1,
-				   .prev_term = 1,
-				   .entries = &e,
-				   .n_entries = 1};
+	struct cairn_raft_msg m = net_append_msg(2, 1, 2, 1, 1, 0, &e, 1);
 	/* prev 1 < commit 2: the committed entry 2 is compared, not replaced. */
 	cairn_raft_step(net_core(net, 1), &m);
 	struct cairn_raft_status st;
@@ -340,12 +328,7 @@ Test(core, stale_append_is_answered_with_index_zero)
 		.type = CAIRN_RAFT_MSG_HEARTBEAT, .from = 3, .to = 1, .term = 13};
 	net_step(net, &hb);
 	net_drop_all(net);
-	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND,
-				   .from = 2,
-				   .to = 1,
-				   .term = 6,
-				   .prev_index = 130,
-				   .prev_term = 6};
+	struct cairn_raft_msg m = net_append_msg(2, 1, 6, 130, 6, 0, NULL, 0);
 	cr_assert_eq(net_step(net, &m), 0);
 	struct tmsg *reply = net_find(net, CAIRN_RAFT_MSG_APPEND_REPLY, 2, 0);
 	cr_assert(reply && reply->m.reject);
@@ -376,15 +359,7 @@ Test(core, restored_log_may_start_after_a_prefix)
 	struct cairn_raft_entry ents[5];
 	for (int i = 0; i < 5; i++)
 		ents[i] = (struct cairn_raft_entry){.term = 2, .index = 4 + (uint64_t)i};
-	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND,
-				   .from = 2,
-				   .to = 1,
-				   .term = 2,
-				   .prev_index = 3,
-				   .prev_term = 2,
-				   .commit = 8,
-				   .entries = ents,
-				   .n_entries = 5};
+	struct cairn_raft_msg m = net_append_msg(2, 1, 2, 3, 2, 8, ents, 5);
 	cr_assert_eq(cairn_raft_step(r, &m), 0);
 	cairn_raft_status(r, &st);
 	cr_assert_eq(st.last_index, 8);
@@ -442,20 +417,10 @@ Test(core, acknowledgement_of_an_older_term_is_not_sent)
 	struct cairn_raft_config cfg = config3(1);
 	cr_assert_eq(cairn_raft_create(&r, &cfg, NULL), 0);
 	struct cairn_raft_entry old[] = {{.term = 5, .index = 1}, {.term = 5, .index = 2}};
-	struct cairn_raft_msg m = {.type = CAIRN_RAFT_MSG_APPEND,
-				   .from = 2,
-				   .to = 1,
-				   .term = 5,
-				   .entries = old,
-				   .n_entries = 2};
+	struct cairn_raft_msg m = net_append_msg(2, 1, 5, 0, 0, 0, old, 2);
 	cr_assert_eq(cairn_raft_step(r, &m), 0);
 	struct cairn_raft_entry fresh = {.term = 6, .index = 1};
-	m = (struct cairn_raft_msg){.type = CAIRN_RAFT_MSG_APPEND,
-				    .from = 3,
-				    .to = 1,
-				    .term = 6,
-				    .entries = &fresh,
-				    .n_entries = 1};
+	m = net_append_msg(3, 1, 6, 0, 0, 0, &fresh, 1);
 	cr_assert_eq(cairn_raft_step(r, &m), 0);
 	struct cairn_raft_ready rd;
 	cairn_raft_ready(r, &rd);

@@ -166,9 +166,7 @@ Test(election, vote_reply_waits_for_persist)
 	net_start(net);
 	struct cairn_raft_msg m = vote_req(2, 1, 3, 0, 0);
 	net_step(net, &m);
-	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_VOTE_REPLY, 1, 2), 0);
-	net_persist(net, 1);
-	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_VOTE_REPLY, 1, 2), 1);
+	net_expect_sent_once_persisted(net, 1, CAIRN_RAFT_MSG_VOTE_REPLY, 2);
 	cr_assert_eq(net_node(net, 1)->hs.vote, 2);
 	net_free(net);
 }

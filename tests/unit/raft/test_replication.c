@@ -7,30 +7,6 @@
 #include "cairn/errors.h"
 #include "harness.h"
 
-static struct cairn_raft_msg append(uint64_t from, uint64_t to, uint64_t term, uint64_t prev,
-				    uint64_t prev_term, uint64_t commit,
-				    const struct cairn_raft_entry *ents, uint32_t n)
-{
-	return (struct cairn_raft_msg){
-		.type = CAIRN_RAFT_MSG_APPEND,
-		.from = from,
-		.to = to,
-		.term = term,
-		.prev_index = prev,
-		.prev_term = prev_term,
-		.commit = commit,
-		.entries = ents,
-		.n_entries = n,
-	};
-}
-
-static struct cairn_raft_status status(struct net *net, uint64_t id)
-{
-	struct cairn_raft_status st;
-	cairn_raft_status(net_core(net, id), &st);
-	return st;
-}
-
 static bool logs_equal(struct net *net, uint64_t a, uint64_t b)
 {
 	struct tnode *x = net_node(net, a);
@@ -51,7 +27,7 @@ Test(replication, append_with_unknown_prev_is_rejected_with_log_end_hint)
 {
 	struct net *net = net_new(3);
 	net_start(net);
-	struct cairn_raft_msg m = append(2, 1, 1, 5, 1, 0, NULL, 0);
+	struct cairn_raft_msg m = net_append_msg(2, 1, 1, 5, 1, 0, NULL, 0);
 	cr_assert_eq(net_step(net, &m), 0);
 	struct tmsg *reply = net_find(net, CAIRN_RAFT_MSG_APPEND_REPLY, 2, 0);
 	cr_assert(reply && reply->m.reject);
@@ -67,13 +43,13 @@ Test(replication, append_with_mismatched_prev_term_is_rejected_with_term_hint)
 	uint64_t terms[] = {1, 2, 2, 2};
 	net_preload(net, 1, 2, 0, terms, 4);
 	net_start(net);
-	struct cairn_raft_msg m = append(2, 1, 3, 4, 3, 0, NULL, 0);
+	struct cairn_raft_msg m = net_append_msg(2, 1, 3, 4, 3, 0, NULL, 0);
 	net_step(net, &m);
 	struct tmsg *reply = net_find(net, CAIRN_RAFT_MSG_APPEND_REPLY, 2, 0);
 	cr_assert(reply && reply->m.reject);
 	cr_assert_eq(reply->m.hint_term, 2);
 	cr_assert_eq(reply->m.hint_index, 2, "the first index of the conflicting term");
-	cr_assert_eq(status(net, 1).last_index, 4, "a reject changes no entry");
+	cr_assert_eq(net_status(net, 1).last_index, 4, "a reject changes no entry");
 	net_free(net);
 }
 
@@ -84,9 +60,9 @@ Test(replication, conflicting_suffix_is_truncated_and_replaced)
 	net_preload(net, 1, 1, 0, terms, 3);
 	net_start(net);
 	struct cairn_raft_entry e = {.term = 2, .index = 2, .type = CAIRN_RAFT_ENTRY_NOOP};
-	struct cairn_raft_msg m = append(2, 1, 2, 1, 1, 0, &e, 1);
+	struct cairn_raft_msg m = net_append_msg(2, 1, 2, 1, 1, 0, &e, 1);
 	net_step(net, &m);
-	struct cairn_raft_status st = status(net, 1);
+	struct cairn_raft_status st = net_status(net, 1);
 	cr_assert_eq(st.last_index, 2);
 	cr_assert_eq(st.last_term, 2);
 	struct tnode *nd = net_node(net, 1);
@@ -105,9 +81,9 @@ Test(replication, stale_append_does_not_truncate_matching_entries)
 	net_preload(net, 1, 1, 0, terms, 3);
 	net_start(net);
 	struct cairn_raft_entry e = {.term = 1, .index = 2, .type = CAIRN_RAFT_ENTRY_NORMAL};
-	struct cairn_raft_msg m = append(2, 1, 1, 1, 1, 0, &e, 1);
+	struct cairn_raft_msg m = net_append_msg(2, 1, 1, 1, 1, 0, &e, 1);
 	net_step(net, &m);
-	cr_assert_eq(status(net, 1).last_index, 3);
+	cr_assert_eq(net_status(net, 1).last_index, 3);
 	cr_assert_eq(net_find(net, CAIRN_RAFT_MSG_APPEND_REPLY, 2, 0)->m.index, 2);
 	net_free(net);
 }
@@ -119,10 +95,10 @@ Test(replication, follower_commit_is_min_of_leader_commit_and_last_new_entry)
 	net_preload(net, 1, 1, 0, terms, 4);
 	net_start(net);
 	/* Matches through 2 only: entries 3..4 may still be cut later. */
-	struct cairn_raft_msg m = append(2, 1, 1, 2, 1, 4, NULL, 0);
+	struct cairn_raft_msg m = net_append_msg(2, 1, 1, 2, 1, 4, NULL, 0);
 	net_step(net, &m);
 	cr_assert_eq(net_commit(net, 1), 2);
-	m = append(2, 1, 1, 4, 1, 3, NULL, 0);
+	m = net_append_msg(2, 1, 1, 4, 1, 3, NULL, 0);
 	net_step(net, &m);
 	cr_assert_eq(net_commit(net, 1), 3);
 	cr_assert_eq(net_node(net, 1)->applied, 3);

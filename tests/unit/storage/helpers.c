@@ -49,17 +49,52 @@ const char *tmpdir_path(void)
 
 struct cairn_storage *open_store(const char *dir, uint64_t member)
 {
+	return open_store_opt(dir, member, 0, false);
+}
+
+struct cairn_storage *open_store_opt(const char *dir, uint64_t member, uint64_t map_bytes,
+				     bool no_sync)
+{
 	struct cairn_storage_options opt = {
 		.dir = dir,
 		.cluster_id = TEST_CLUSTER,
 		.member_id = member,
 		.create = true,
+		.map_bytes = map_bytes,
+		.unsafe_no_sync = no_sync,
 	};
 	struct cairn_storage *s = NULL;
 	char msg[256];
 	int rv = cairn_storage_open(&s, &opt, msg, sizeof(msg));
 	cr_assert_eq(rv, 0, "open %s: %s (%s)", dir, cairn_strerror(rv), msg);
 	return s;
+}
+
+void expect_compacted_bounds(struct cairn_storage *s, uint64_t prev_index, uint64_t prev_term,
+			     uint64_t last_index, uint64_t last_term)
+{
+	struct cairn_storage_bounds b;
+	cr_assert_eq(cairn_storage_bounds(s, &b), 0);
+	cr_assert_eq(b.prev_index, prev_index);
+	cr_assert_eq(b.prev_term, prev_term);
+	cr_assert_eq(b.first_index, prev_index + 1);
+	cr_assert_eq(b.last_index, last_index);
+	cr_assert_eq(b.last_term, last_term);
+}
+
+void expect_loaded(struct cairn_storage *s, uint64_t prev_index, uint64_t prev_term,
+		   uint64_t applied, size_t n_log)
+{
+	struct cairn_raft_restore rs;
+	struct cairn_storage_entries log = {0};
+	cr_assert_eq(cairn_storage_load(s, &rs, &log), 0);
+	cr_assert_eq(rs.first_prev_index, prev_index);
+	cr_assert_eq(rs.first_prev_term, prev_term);
+	cr_assert_eq(rs.applied, applied);
+	cr_assert_eq(rs.n_log, n_log);
+	for (size_t i = 0; i < rs.n_log; i++)
+		cr_assert_eq(rs.log[i].index, prev_index + 1 + i);
+	cairn_storage_entries_free(&log);
 }
 
 #define MAKE_MAX 4096

@@ -6,6 +6,7 @@
 #ifndef CAIRN_TEST_STORAGE_HELPERS_H
 #define CAIRN_TEST_STORAGE_HELPERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,21 @@ const char *tmpdir_path(void);
 
 /* Open (creating) a store in dir as member of TEST_CLUSTER. Asserts. */
 struct cairn_storage *open_store(const char *dir, uint64_t member);
+/* The same with a map size (0: the default) and, if no_sync, no fsync. */
+struct cairn_storage *open_store_opt(const char *dir, uint64_t member, uint64_t map_bytes,
+				     bool no_sync);
+
+/* Assert s's log bounds after a compaction or a snapshot: the position
+ * (prev_index, prev_term) just before the log, the first index right after
+ * it, and the last entry (last_index, last_term). */
+void expect_compacted_bounds(struct cairn_storage *s, uint64_t prev_index, uint64_t prev_term,
+			     uint64_t last_index, uint64_t last_term);
+
+/* Load s and assert what a restart finds: the compacted prefix (prev_index,
+ * prev_term), the applied index and n_log entries from prev_index + 1 on,
+ * contiguous. */
+void expect_loaded(struct cairn_storage *s, uint64_t prev_index, uint64_t prev_term,
+		   uint64_t applied, size_t n_log);
 
 /* Entries index lo..hi in term, payload "e<index>t<term>" (static storage
  * owned by the helper, valid until the next call). */

@@ -68,6 +68,34 @@ static int follow_fn(MDB_txn *txn, const struct cairn_storage_dbs *dbs, void *ar
 						    &a->last_term);
 }
 
+/* Make s's log follow a snapshot at (index, term); returns the follow's
+ * result, the log's new end in a. */
+static int follow(struct cairn_storage *s, uint64_t index, uint64_t term, struct follow_args *a)
+{
+	*a = (struct follow_args){.index = index, .term = term};
+	return cairn_storage_write_txn(s, follow_fn, a);
+}
+
+/* Follow (index, term), which must succeed and leave the log ending at
+ * (last_index, last_term) right after it. */
+static void expect_follow(struct cairn_storage *s, uint64_t index, uint64_t term,
+			  uint64_t last_index, uint64_t last_term)
+{
+	struct follow_args a;
+	cr_assert_eq(follow(s, index, term, &a), 0);
+	cr_assert_eq(a.last_index, last_index);
+	cr_assert_eq(a.last_term, last_term);
+	expect_compacted_bounds(s, index, term, last_index, last_term);
+}
+
+/* A new store with entries 1..8 in term 3. */
+static struct cairn_storage *store_with_eight_entries(void)
+{
+	struct cairn_storage *s = open_store(tmpdir_path(), 1);
+	cr_assert_eq(cairn_storage_append(s, make_entries(1, 8, 3), 8, NULL), 0);
+	return s;
+}
+
 Test(compact, applied_pos_of_a_new_store_is_zero)
 {
 	struct cairn_storage *s = open_store(tmpdir_path(), 1);
@@ -97,15 +125,7 @@ Test(compact, load_after_drop_prefix_starts_after_the_dropped_entries)
 	cr_assert_eq(cairn_storage_drop_prefix(s, 8), CAIRN_EINVAL, "beyond applied");
 	cairn_storage_close(s);
 	s = open_store(dir, 1);
-	struct cairn_raft_restore rs;
-	struct cairn_storage_entries log = {0};
-	cr_assert_eq(cairn_storage_load(s, &rs, &log), 0);
-	cr_assert_eq(rs.first_prev_index, 6);
-	cr_assert_eq(rs.first_prev_term, 2);
-	cr_assert_eq(rs.applied, 7);
-	cr_assert_eq(rs.n_log, 3);
-	cr_assert_eq(rs.log[0].index, 7);
-	cairn_storage_entries_free(&log);
+	expect_loaded(s, 6, 2, 7, 3); /* 7..9 */
 	cairn_storage_close(s);
 }
 
@@ -133,48 +153,22 @@ Test(compact, load_refuses_an_applied_index_below_the_dropped_prefix)
 
 Test(compact, follow_keeps_the_entries_after_a_matching_entry)
 {
-	struct cairn_storage *s = open_store(tmpdir_path(), 1);
-	cr_assert_eq(cairn_storage_append(s, make_entries(1, 8, 3), 8, NULL), 0);
-	struct follow_args a = {.index = 5, .term = 3};
-	cr_assert_eq(cairn_storage_write_txn(s, follow_fn, &a), 0);
-	cr_assert_eq(a.last_index, 8);
-	cr_assert_eq(a.last_term, 3);
-	struct cairn_storage_bounds b;
-	cr_assert_eq(cairn_storage_bounds(s, &b), 0);
-	cr_assert_eq(b.prev_index, 5);
-	cr_assert_eq(b.prev_term, 3);
-	cr_assert_eq(b.first_index, 6);
-	cr_assert_eq(b.last_index, 8);
+	struct cairn_storage *s = store_with_eight_entries();
+	expect_follow(s, 5, 3, 8, 3);
 	cairn_storage_close(s);
 }
 
 Test(compact, follow_drops_everything_after_a_conflict_or_beyond_the_log)
 {
-	struct cairn_storage *s = open_store(tmpdir_path(), 1);
-	cr_assert_eq(cairn_storage_append(s, make_entries(1, 8, 3), 8, NULL), 0);
-	struct follow_args a = {.index = 5, .term = 4};
-	cr_assert_eq(cairn_storage_write_txn(s, follow_fn, &a), 0);
-	cr_assert_eq(a.last_index, 5);
-	cr_assert_eq(a.last_term, 4);
-	struct cairn_storage_bounds b;
-	cr_assert_eq(cairn_storage_bounds(s, &b), 0);
-	cr_assert_eq(b.prev_index, 5);
-	cr_assert_eq(b.last_index, 5);
-	cr_assert_eq(b.first_index, 6);
-	a = (struct follow_args){.index = 20, .term = 4};
-	cr_assert_eq(cairn_storage_write_txn(s, follow_fn, &a), 0);
-	cr_assert_eq(cairn_storage_bounds(s, &b), 0);
-	cr_assert_eq(b.prev_index, 20);
-	cr_assert_eq(b.last_index, 20);
-	cr_assert_eq(b.last_term, 4);
+	struct cairn_storage *s = store_with_eight_entries();
+	expect_follow(s, 5, 4, 5, 4);
+	expect_follow(s, 20, 4, 20, 4);
 	/* Never back. */
-	a = (struct follow_args){.index = 19, .term = 4};
-	cr_assert_eq(cairn_storage_write_txn(s, follow_fn, &a), CAIRN_EINVAL);
+	struct follow_args a;
+	cr_assert_eq(follow(s, 19, 4, &a), CAIRN_EINVAL);
 	/* The same position again keeps everything. */
 	cr_assert_eq(cairn_storage_append(s, make_entries(21, 22, 4), 2, NULL), 0);
-	a = (struct follow_args){.index = 20, .term = 4};
-	cr_assert_eq(cairn_storage_write_txn(s, follow_fn, &a), 0);
-	cr_assert_eq(a.last_index, 22);
+	expect_follow(s, 20, 4, 22, 4);
 	cairn_storage_close(s);
 }
 
@@ -248,12 +242,6 @@ Test(compact, dir_from_before_snapshots_opens_and_takes_its_applied_term_from_th
 	cr_assert_eq(cairn_storage_drop_prefix(s, 2), 0);
 	p = applied_pos(s);
 	cr_assert_eq(p.term, 7);
-	struct cairn_raft_restore rs;
-	struct cairn_storage_entries log = {0};
-	cr_assert_eq(cairn_storage_load(s, &rs, &log), 0);
-	cr_assert_eq(rs.first_prev_index, 2);
-	cr_assert_eq(rs.first_prev_term, 7);
-	cr_assert_eq(rs.n_log, 1);
-	cairn_storage_entries_free(&log);
+	expect_loaded(s, 2, 7, 2, 1);
 	cairn_storage_close(s);
 }

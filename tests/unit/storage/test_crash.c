@@ -18,25 +18,20 @@
  * kill moments themselves depend on timing).
  */
 #include <criterion/criterion.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <semaphore.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cairn/errors.h"
+#include "crash_common.h"
 #include "helpers.h"
 #include "kv/kv.h"
 #include "kv/worker.h"
 #include "storage/storage.h"
 #include "util/buf.h"
-#include "util/clock.h"
 #include "util/rand.h"
 
 #define KEYS 17
@@ -48,7 +43,7 @@ struct msg {
 	struct cairn_raft_hard_state hs;
 	uint64_t upto;
 };
-_Static_assert(sizeof(struct msg) <= 512, "atomic pipe writes");
+_Static_assert(sizeof(struct msg) <= CRASH_MSG_BYTES_MAX, "atomic pipe writes");
 
 /* What the disk must hold. terms[i] is the term of index i (1-based). */
 struct model {
@@ -129,13 +124,7 @@ struct child {
 
 static void send_msg(int fd, const struct msg *m)
 {
-	if (write(fd, m, sizeof(*m)) != (ssize_t)sizeof(*m))
-		_exit(4);
-}
-
-static void child_notify(void *arg)
-{
-	sem_post(&((struct child *)arg)->done_sem);
+	crash_send(fd, m, sizeof(*m));
 }
 
 static void child_done(void *arg, const struct cairn_kv_done *d)
@@ -150,11 +139,7 @@ static void child_done(void *arg, const struct cairn_kv_done *d)
 /* Wait until every job submitted so far is done. */
 static void child_wait(struct child *c)
 {
-	while (c->done_count < c->submitted) {
-		while (sem_wait(&c->done_sem) != 0 && errno == EINTR)
-			;
-		cairn_kv_worker_drain(c->worker, child_done, c);
-	}
+	crash_wait_jobs(&c->done_sem, c->worker, &c->done_count, c->submitted, child_done, c);
 }
 
 static void child_set_term(struct child *c, uint64_t index, uint64_t term)
@@ -271,7 +256,8 @@ static void child_main(const char *dir, uint64_t child_seed, bool use_worker, in
 	if (cairn_storage_open(&c.s, &opt, msg, sizeof(msg)) != 0 ||
 	    cairn_kv_open(&c.kv, c.s, NULL) != 0 || sem_init(&c.done_sem, 0, 0) != 0)
 		_exit(3);
-	struct cairn_kv_worker_options wopt = {.notify_cb = child_notify, .notify_arg = &c};
+	struct cairn_kv_worker_options wopt = {.notify_cb = crash_notify,
+					       .notify_arg = &c.done_sem};
 	if (use_worker && cairn_kv_worker_start(&c.worker, c.s, c.kv, &wopt) != 0)
 		_exit(3);
 	uint64_t term = 0;
@@ -289,6 +275,17 @@ static void child_main(const char *dir, uint64_t child_seed, bool use_worker, in
 		if (use_worker)
 			child_wait(&c);
 	}
+}
+
+struct child_args {
+	uint64_t child_seed;
+	bool use_worker;
+};
+
+static void child_run(int fd, void *arg)
+{
+	const struct child_args *a = arg;
+	child_main(tmpdir_path(), a->child_seed, a->use_worker, fd);
 }
 
 /* ---- the parent ---- */
@@ -324,41 +321,6 @@ static void model_step(struct model *m, const struct msg *intent)
 	if (intent->n > 0)
 		m->last = intent->start + intent->n - 1;
 	m->hs = intent->hs;
-}
-
-/* Read the child's messages until it is dead (EOF) or the deadline. */
-static size_t pump(int fd, struct msg *msgs, size_t n, size_t cap, uint64_t deadline_ms)
-{
-	static uint8_t partial[sizeof(struct msg)];
-	static size_t have;
-	for (;;) {
-		int wait_ms = -1;
-		if (deadline_ms != 0) {
-			uint64_t now = cairn_clock_now_ms();
-			if (now >= deadline_ms)
-				return n;
-			wait_ms = (int)(deadline_ms - now);
-		}
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int pr = poll(&p, 1, wait_ms);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		cr_assert_geq(pr, 0);
-		if (pr == 0)
-			continue;
-		ssize_t got = read(fd, partial + have, sizeof(partial) - have);
-		if (got <= 0) {
-			cr_assert_eq(have, 0, "a torn message (seed %llu)",
-				     (unsigned long long)seed);
-			return n;
-		}
-		have += (size_t)got;
-		if (have == sizeof(partial)) {
-			cr_assert_lt(n, cap);
-			memcpy(&msgs[n++], partial, sizeof(partial));
-			have = 0;
-		}
-	}
 }
 
 static bool same_state(const struct model *m, const struct cairn_raft_restore *rs)
@@ -478,10 +440,8 @@ static void teardown(void)
 Test(crash, sigkill_at_random_moments_loses_nothing_reported, .init = setup, .fini = teardown,
      .timeout = 300)
 {
-	const char *env = getenv("CAIRN_CRASH_ITERATIONS");
-	int iterations = env != NULL ? atoi(env) : 40;
-	env = getenv("CAIRN_CRASH_SEED");
-	seed = env != NULL ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+	int iterations = crash_iterations(40);
+	seed = crash_seed();
 	cr_log_info("crash test: %d kills, seed %llu", iterations, (unsigned long long)seed);
 	struct cairn_rand r;
 	cairn_rand_seed(&r, seed);
@@ -490,26 +450,11 @@ Test(crash, sigkill_at_random_moments_loses_nothing_reported, .init = setup, .fi
 	static struct msg msgs[MSGS_MAX];
 	uint64_t steps = 0;
 	for (int it = 0; it < iterations; it++) {
-		int fds[2];
-		cr_assert_eq(pipe(fds), 0);
-		uint64_t child_seed = cairn_rand_next(&r);
-		pid_t pid = fork();
-		cr_assert_geq(pid, 0);
-		if (pid == 0) {
-			close(fds[0]);
-			child_main(tmpdir_path(), child_seed, it % 2 == 1, fds[1]);
-		}
-		close(fds[1]);
+		struct child_args args = {.child_seed = cairn_rand_next(&r),
+					  .use_worker = it % 2 == 1};
 		uint64_t delay_ms = cairn_rand_range(&r, 5, 120);
-		size_t n = pump(fds[0], msgs, 0, MSGS_MAX, cairn_clock_now_ms() + delay_ms);
-		kill(pid, SIGKILL);
-		int status = 0;
-		cr_assert_eq(waitpid(pid, &status, 0), pid);
-		n = pump(fds[0], msgs, n, MSGS_MAX, 0);
-		close(fds[0]);
-		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-			  "the child died by itself (status %d, seed %llu)", status,
-			  (unsigned long long)seed);
+		size_t n = crash_run_child(child_run, &args, delay_ms, msgs, sizeof(*msgs),
+					   MSGS_MAX, seed);
 		/* Intents not yet reported done, oldest first; a 'D' reports
 		 * the oldest. */
 		static struct msg in_flight[MSGS_MAX];

@@ -18,40 +18,29 @@
  * CAIRN_CRASH_ITERATIONS (default 24) and CAIRN_CRASH_SEED tune it.
  */
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <poll.h>
 #include <semaphore.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cairn/errors.h"
-#include "cairn/limits.h"
+#include "crash_common.h"
 #include "helpers.h"
+#include "snap_stream.h"
 #include "kv/kv.h"
-#include "kv/snapshot.h"
 #include "kv/worker.h"
 #include "storage/storage.h"
-#include "util/clock.h"
 #include "util/rand.h"
 
 #define SNAPS 3
 #define I1 2400u
 
-struct snap {
-	uint64_t index, term;
-	uint8_t **chunks;
-	size_t *lens;
-	size_t n;
-	uint64_t hash; /* of the chunk bytes */
-};
-static struct snap snaps[SNAPS];
-static uint64_t empty_hash; /* the stream of the initial empty state */
+static struct snap_stream snaps[SNAPS];
+static uint64_t snap_hash[SNAPS]; /* of each one's chunk bytes */
+static uint64_t empty_hash;       /* the stream of the initial empty state */
 static uint64_t seed;
+static char src_dir[128], dst_dir[128];
 static uint64_t kills_in_stream; /* kills while chunks or an install were in flight */
 static uint64_t found_in_flight; /* kills after which the step in flight was durable */
 
@@ -60,7 +49,7 @@ struct msg {
 			 'C' compact, 'D' done */
 	uint64_t a, b, c;
 };
-_Static_assert(sizeof(struct msg) <= 512, "atomic pipe writes");
+_Static_assert(sizeof(struct msg) <= CRASH_MSG_BYTES_MAX, "atomic pipe writes");
 
 /* What the disk must hold. */
 struct model {
@@ -118,33 +107,18 @@ static void apply_puts(struct cairn_kv *kv, uint64_t from, uint64_t to, uint64_t
 	}
 }
 
-/* Export kv's state; hash of the chunk bytes, chunks kept if s != NULL. */
-static uint64_t export_state(struct cairn_kv *kv, struct snap *s, uint64_t *index, uint64_t *term)
+/* Export kv's state; the hash of its chunk bytes, the chunks kept in s
+ * unless it is NULL. */
+static uint64_t export_state(struct cairn_kv *kv, struct snap_stream *s)
 {
-	struct cairn_kv_snap_reader *rd = NULL;
-	cr_assert_eq(cairn_kv_snap_reader_open(kv, &rd, index, term), 0);
+	struct snap_stream tmp;
+	struct snap_stream *st = s != NULL ? s : &tmp;
+	snap_stream_export(kv, st);
 	uint64_t h = 14695981039346656037ull;
-	bool last = false;
-	while (!last) {
-		uint8_t *buf = malloc(CAIRN_SNAPSHOT_CHUNK_BYTES);
-		cr_assert_not_null(buf);
-		size_t len = 0;
-		cr_assert_eq(
-			cairn_kv_snap_reader_next(rd, buf, CAIRN_SNAPSHOT_CHUNK_BYTES, &len, &last),
-			0);
-		h = fnv(h, buf, len);
-		if (s == NULL) {
-			free(buf);
-			continue;
-		}
-		s->chunks = realloc(s->chunks, (s->n + 1) * sizeof(*s->chunks));
-		s->lens = realloc(s->lens, (s->n + 1) * sizeof(*s->lens));
-		cr_assert(s->chunks != NULL && s->lens != NULL);
-		s->chunks[s->n] = buf;
-		s->lens[s->n] = len;
-		s->n++;
-	}
-	cairn_kv_snap_reader_close(rd);
+	for (size_t i = 0; i < st->n; i++)
+		h = fnv(h, st->chunks[i], st->lens[i]);
+	if (s == NULL)
+		snap_stream_free(&tmp);
 	return h;
 }
 
@@ -153,15 +127,14 @@ static void build_snaps(const char *dir)
 	struct cairn_storage *s = open_store(dir, 9);
 	struct cairn_kv *kv = NULL;
 	cr_assert_eq(cairn_kv_open(&kv, s, NULL), 0);
-	uint64_t index, term;
-	empty_hash = export_state(kv, NULL, &index, &term);
+	empty_hash = export_state(kv, NULL);
 	const uint64_t ends[SNAPS] = {I1, I1 + 50, I1 + 120};
 	const uint64_t terms[SNAPS] = {2, 2, 3};
 	uint64_t from = 1;
 	for (int k = 0; k < SNAPS; k++) {
 		apply_puts(kv, from, ends[k], terms[k]);
 		from = ends[k] + 1;
-		snaps[k].hash = export_state(kv, &snaps[k], &snaps[k].index, &snaps[k].term);
+		snap_hash[k] = export_state(kv, &snaps[k]);
 		cr_assert_eq(snaps[k].index, ends[k]);
 		cr_assert_eq(snaps[k].term, terms[k]);
 		cr_assert_geq(snaps[k].n, 2, "several chunks");
@@ -192,7 +165,7 @@ static void model_step(struct model *m, const struct msg *s)
 {
 	switch (s->kind) {
 	case 'S': {
-		const struct snap *sn = &snaps[s->a];
+		const struct snap_stream *sn = &snaps[s->a];
 		bool holds = sn->index >= m->prev_index && sn->index <= m->last &&
 			     model_term(m, sn->index) == sn->term;
 		if (!holds)
@@ -245,11 +218,6 @@ struct child {
 	struct model m;
 };
 
-static void child_notify(void *arg)
-{
-	sem_post(&((struct child *)arg)->sem);
-}
-
 static void child_done(void *arg, const struct cairn_kv_done *d)
 {
 	struct child *c = arg;
@@ -260,18 +228,13 @@ static void child_done(void *arg, const struct cairn_kv_done *d)
 
 static void send_msg(int fd, const struct msg *m)
 {
-	if (write(fd, m, sizeof(*m)) != (ssize_t)sizeof(*m))
-		_exit(4);
+	crash_send(fd, m, sizeof(*m));
 }
 
 /* Wait for every job of the step, then report it done. */
 static void child_finish(struct child *c, const struct msg *intent)
 {
-	while (c->done < c->submitted) {
-		while (sem_wait(&c->sem) != 0 && errno == EINTR)
-			;
-		cairn_kv_worker_drain(c->w, child_done, c);
-	}
+	crash_wait_jobs(&c->sem, c->w, &c->done, c->submitted, child_done, c);
 	model_step(&c->m, intent);
 	send_msg(c->fd, &(struct msg){.kind = 'D'});
 }
@@ -360,7 +323,7 @@ static void child_main(const char *dir, uint64_t child_seed, int fd, const struc
 	c.s = open_store(dir, 1);
 	if (cairn_kv_open(&c.kv, c.s, NULL) != 0 || sem_init(&c.sem, 0, 0) != 0)
 		_exit(3);
-	struct cairn_kv_worker_options wopt = {.notify_cb = child_notify, .notify_arg = &c};
+	struct cairn_kv_worker_options wopt = {.notify_cb = crash_notify, .notify_arg = &c.sem};
 	if (cairn_kv_worker_start(&c.w, c.s, c.kv, &wopt) != 0)
 		_exit(3);
 	struct cairn_rand r;
@@ -369,41 +332,18 @@ static void child_main(const char *dir, uint64_t child_seed, int fd, const struc
 		child_step(&c, &r);
 }
 
-/* ---- the parent ---- */
+struct child_args {
+	uint64_t child_seed;
+	const struct model *start;
+};
 
-static size_t pump(int fd, struct msg *msgs, size_t n, size_t cap, uint64_t deadline_ms)
+static void child_run(int fd, void *arg)
 {
-	static uint8_t partial[sizeof(struct msg)];
-	static size_t have;
-	for (;;) {
-		int wait_ms = -1;
-		if (deadline_ms != 0) {
-			uint64_t now = cairn_clock_now_ms();
-			if (now >= deadline_ms)
-				return n;
-			wait_ms = (int)(deadline_ms - now);
-		}
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int pr = poll(&p, 1, wait_ms);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		cr_assert_geq(pr, 0);
-		if (pr == 0)
-			continue;
-		ssize_t got = read(fd, partial + have, sizeof(partial) - have);
-		if (got <= 0) {
-			cr_assert_eq(have, 0, "a torn message (seed %llu)",
-				     (unsigned long long)seed);
-			return n;
-		}
-		have += (size_t)got;
-		if (have == sizeof(partial)) {
-			cr_assert_lt(n, cap);
-			memcpy(&msgs[n++], partial, sizeof(partial));
-			have = 0;
-		}
-	}
+	const struct child_args *a = arg;
+	child_main(dst_dir, a->child_seed, fd, a->start);
 }
+
+/* ---- the parent ---- */
 
 struct disk {
 	struct cairn_raft_restore rs;
@@ -422,7 +362,7 @@ static bool same_state(const struct model *m, const struct disk *d)
 		if (rs->log[i].index != m->prev_index + 1 + i ||
 		    rs->log[i].term != m->terms[m->prev_index + 1 + i])
 			return false;
-	uint64_t want_hash = m->snap < 0 ? empty_hash : snaps[m->snap].hash;
+	uint64_t want_hash = m->snap < 0 ? empty_hash : snap_hash[m->snap];
 	if (d->hash != want_hash)
 		return false;
 	uint64_t want_term = m->applied == 0 ? 0 : model_term(m, m->applied);
@@ -442,10 +382,10 @@ static void check_disk(const char *dir, struct model *reported, const struct msg
 	cr_assert_eq(cairn_storage_load(s, &d.rs, &d.log), 0, "load (seed %llu)",
 		     (unsigned long long)seed);
 	cr_assert_geq(d.rs.applied, d.rs.first_prev_index);
-	uint64_t ai = 0, index = 0, term = 0;
+	uint64_t ai = 0;
 	cr_assert_eq(cairn_kv_applied_pos(kv, &ai, &d.applied_term), 0);
 	cr_assert_eq(ai, d.rs.applied);
-	d.hash = export_state(kv, NULL, &index, &term);
+	d.hash = export_state(kv, NULL);
 	bool match = same_state(reported, &d);
 	if (!match && n_in_flight == 1) {
 		struct model next = {0};
@@ -473,8 +413,6 @@ static void check_disk(const char *dir, struct model *reported, const struct msg
 	cairn_storage_close(s);
 }
 
-static char src_dir[128], dst_dir[128];
-
 static void wipe_member(const char *dir)
 {
 	char path[256];
@@ -494,22 +432,16 @@ static void setup(void)
 
 static void teardown(void)
 {
-	for (int k = 0; k < SNAPS; k++) {
-		for (size_t i = 0; i < snaps[k].n; i++)
-			free(snaps[k].chunks[i]);
-		free(snaps[k].chunks);
-		free(snaps[k].lens);
-	}
+	for (int k = 0; k < SNAPS; k++)
+		snap_stream_free(&snaps[k]);
 	tmpdir_remove();
 }
 
 Test(crash, sigkill_during_snapshot_staging_and_install_leaves_old_or_new, .init = setup,
      .fini = teardown, .timeout = 300)
 {
-	const char *env = getenv("CAIRN_CRASH_ITERATIONS");
-	int iterations = env != NULL ? atoi(env) : 24;
-	env = getenv("CAIRN_CRASH_SEED");
-	seed = env != NULL ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+	int iterations = crash_iterations(24);
+	seed = crash_seed();
 	cr_log_info("snapshot crash test: %d kills, seed %llu", iterations,
 		    (unsigned long long)seed);
 	build_snaps(src_dir);
@@ -527,26 +459,10 @@ Test(crash, sigkill_during_snapshot_staging_and_install_leaves_old_or_new, .init
 			free(reported.terms);
 			reported = (struct model){.snap = -1};
 		}
-		int fds[2];
-		cr_assert_eq(pipe(fds), 0);
-		uint64_t child_seed = cairn_rand_next(&r);
-		pid_t pid = fork();
-		cr_assert_geq(pid, 0);
-		if (pid == 0) {
-			close(fds[0]);
-			child_main(dst_dir, child_seed, fds[1], &reported);
-		}
-		close(fds[1]);
+		struct child_args args = {.child_seed = cairn_rand_next(&r), .start = &reported};
 		uint64_t delay_ms = cairn_rand_range(&r, 5, 150);
-		size_t n = pump(fds[0], msgs, 0, MSGS_MAX, cairn_clock_now_ms() + delay_ms);
-		kill(pid, SIGKILL);
-		int status = 0;
-		cr_assert_eq(waitpid(pid, &status, 0), pid);
-		n = pump(fds[0], msgs, n, MSGS_MAX, 0);
-		close(fds[0]);
-		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-			  "the child died by itself (status %d, seed %llu)", status,
-			  (unsigned long long)seed);
+		size_t n = crash_run_child(child_run, &args, delay_ms, msgs, sizeof(*msgs),
+					   MSGS_MAX, seed);
 		struct msg pending = {0};
 		bool has_pending = false;
 		for (size_t i = 0; i < n; i++) {
