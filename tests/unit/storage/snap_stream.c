@@ -32,9 +32,11 @@ void snap_stream_export(struct cairn_kv *kv, struct snap_stream *st)
 		st->n++;
 	}
 	size_t len = 0;
-	uint8_t b[CAIRN_KV_SNAP_HEADER_BYTES];
+	uint8_t *b = malloc(CAIRN_SNAPSHOT_CHUNK_BYTES);
+	cr_assert_not_null(b);
 	cr_assert_eq(cairn_kv_snap_reader_next(rd, b, CAIRN_SNAPSHOT_CHUNK_BYTES, &len, &last),
 		     CAIRN_EINVAL, "nothing after the final chunk");
+	free(b);
 	cairn_kv_snap_reader_close(rd);
 }
 
