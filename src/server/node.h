@@ -18,6 +18,7 @@
 #ifndef CAIRN_SERVER_NODE_H
 #define CAIRN_SERVER_NODE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,6 +71,18 @@ struct cairn_snap_out {
 	 * fails, or nothing happens for the stall timeout (hold_until_ms). */
 	uint64_t hold_index;
 	uint64_t hold_until_ms;
+	/* Each chunk is read on libuv's thread pool, so a state that is not
+	 * in the page cache never stalls the loop (DESIGN.md principle 3).
+	 * reading: queued, its completion has not run yet; read_busy: the
+	 * pool thread has not finished the read (shutdown waits for it). A
+	 * transfer that ends while reading leaves the reader and buf to the
+	 * completion. */
+	uv_work_t work;
+	bool reading;
+	atomic_bool read_busy;
+	int read_rv;
+	size_t read_len;
+	bool read_last;
 };
 
 /* One other member, and this member's outbound link to it. */

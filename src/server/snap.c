@@ -15,9 +15,10 @@
  *
  * Sending (leader): a SNAPSHOT from the core for follower X opens a reader
  * on the state machine at its durable applied index and streams it as
- * SNAP_CHUNK frames over the link to X, one at a time: the next chunk goes
- * out when X acknowledges the last (SNAP_ACK), so a transfer holds one chunk
- * buffer and one read transaction. A refused chunk, a link that goes down, a
+ * SNAP_CHUNK frames over the link to X, one at a time: the next chunk is
+ * read (on libuv's thread pool, never on the loop) and sent when X
+ * acknowledges the last (SNAP_ACK), so a transfer holds one chunk buffer
+ * and one read transaction. A refused chunk, a link that goes down, a
  * reader error or no progress for CAIRN_SNAP_STALL_ELECTIONS election
  * timeouts end it with cairn_raft_snapshot_failed(): the core asks again.
  * The core learns the outcome from X's APPEND_REPLY, not from here.
@@ -143,14 +144,21 @@ void cairn_snap_compact(struct cairn_node *n, uint64_t applied)
 
 /* ---- Sending (leader) --------------------------------------------------- */
 
-static void out_end(struct cairn_peer *peer, bool ok)
+/* Close the reader and free the chunk buffer (either may be NULL). */
+static void out_release(struct cairn_snap_out *o)
 {
-	struct cairn_snap_out *o = &peer->snap;
-	assert(o->active);
 	cairn_kv_snap_reader_close(o->reader);
 	o->reader = NULL;
 	free(o->buf);
 	o->buf = NULL;
+}
+
+static void out_end(struct cairn_peer *peer, bool ok)
+{
+	struct cairn_snap_out *o = &peer->snap;
+	assert(o->active);
+	if (!o->reading)
+		out_release(o); /* else the read's completion does */
 	o->active = false;
 	if (!ok) {
 		o->fail_pending = true;
@@ -167,18 +175,35 @@ static void out_fail(struct cairn_peer *peer, const char *why, int err)
 	out_end(peer, false);
 }
 
-/* Read the next chunk and send it. On failure the transfer ends. */
-static void out_send_next(struct cairn_node *n, struct cairn_peer *peer)
+/* On a thread-pool thread: read the next chunk into buf. The loop touches
+ * neither the reader nor buf while reading is set. */
+static void out_read_cb(uv_work_t *w)
 {
+	struct cairn_snap_out *o = &((struct cairn_peer *)w->data)->snap;
+	o->read_rv = cairn_kv_snap_reader_next(o->reader, o->buf, CAIRN_SNAPSHOT_CHUNK_BYTES,
+					       &o->read_len, &o->read_last);
+	atomic_store_explicit(&o->read_busy, false, memory_order_release);
+}
+
+/* Back on the loop: send the chunk read, unless the transfer ended. */
+static void out_read_done_cb(uv_work_t *w, int status)
+{
+	struct cairn_peer *peer = w->data;
+	struct cairn_node *n = peer->node;
 	struct cairn_snap_out *o = &peer->snap;
-	size_t len = 0;
-	bool last = false;
-	int rv = cairn_kv_snap_reader_next(o->reader, o->buf, CAIRN_SNAPSHOT_CHUNK_BYTES, &len,
-					   &last);
-	if (rv != 0) {
-		out_fail(peer, "reading the state", rv);
+	assert(o->reading);
+	o->reading = false;
+	if (!o->active) {
+		out_release(o);
 		return;
 	}
+	int rv = status != 0 ? CAIRN_ESTOPPED : o->read_rv;
+	if (rv != 0) {
+		out_fail(peer, "reading the state", rv);
+		cairn_snap_flush(n);
+		return;
+	}
+	size_t len = o->read_len;
 	assert(len <= CAIRN_SNAPSHOT_CHUNK_BYTES);
 	struct cairn_proto_snap_chunk c = {
 		.from = n->id,
@@ -187,7 +212,7 @@ static void out_send_next(struct cairn_node *n, struct cairn_peer *peer)
 		.snap_index = o->index,
 		.snap_term = o->term,
 		.offset = o->offset,
-		.last = last,
+		.last = o->read_last,
 		.data = {len > 0 ? o->buf : NULL, (uint32_t)len},
 	};
 	cairn_buf_reset(&n->enc);
@@ -196,10 +221,27 @@ static void out_send_next(struct cairn_node *n, struct cairn_peer *peer)
 		rv = cairn_peer_send_frame(n, peer->id, n->enc.data, n->enc.len);
 	if (rv != 0) {
 		out_fail(peer, "sending a chunk", rv);
+		cairn_snap_flush(n);
 		return;
 	}
 	o->inflight_len = len;
-	o->inflight_last = last;
+	o->inflight_last = o->read_last;
+}
+
+/* Read the next chunk off the loop; out_read_done_cb sends it. */
+static void out_send_next(struct cairn_node *n, struct cairn_peer *peer)
+{
+	struct cairn_snap_out *o = &peer->snap;
+	assert(o->active && !o->reading);
+	o->work.data = peer;
+	o->reading = true;
+	atomic_store_explicit(&o->read_busy, true, memory_order_relaxed);
+	int rv = uv_queue_work(n->loop, &o->work, out_read_cb, out_read_done_cb);
+	if (rv != 0) {
+		o->reading = false;
+		atomic_store_explicit(&o->read_busy, false, memory_order_relaxed);
+		out_fail(peer, "queueing a read", CAIRN_EIO);
+	}
 }
 
 void cairn_snap_send(struct cairn_node *n, const struct cairn_raft_msg *m)
@@ -208,6 +250,11 @@ void cairn_snap_send(struct cairn_node *n, const struct cairn_raft_msg *m)
 	struct cairn_peer *peer = cairn_peer_find(n, m->to);
 	if (peer == NULL || peer->snap.active)
 		return; /* one transfer per follower at a time */
+	if (peer->snap.reading) {
+		/* The read of an ended transfer is still out: ask again later. */
+		peer->snap.fail_pending = true;
+		return;
+	}
 	struct cairn_snap_out *o = &peer->snap;
 	if (!peer->link_started || !cairn_net_link_connected(&peer->link)) {
 		o->fail_pending = true;
@@ -264,8 +311,8 @@ void cairn_snap_on_ack(struct cairn_node *n, const struct cairn_proto_snap_ack *
 	if (peer == NULL || !peer->snap.active)
 		return;
 	struct cairn_snap_out *o = &peer->snap;
-	if (a->snap_index != o->index)
-		return; /* about an earlier transfer */
+	if (a->snap_index != o->index || o->reading)
+		return; /* about an earlier transfer, or a chunk not sent yet */
 	if (!a->ok) {
 		out_fail(peer, "the follower refused a chunk", 0);
 	} else if (a->offset_next != o->offset + o->inflight_len) {
@@ -319,6 +366,12 @@ void cairn_snap_close_all(struct cairn_node *n)
 		struct cairn_peer *peer = &n->peers[i];
 		if (peer->snap.active)
 			out_end(peer, true);
+		/* The store closes next and every reader must be closed by then:
+		 * wait for a read still on the pool (one chunk at most). Its
+		 * completion finds nothing left to release. */
+		while (atomic_load_explicit(&peer->snap.read_busy, memory_order_acquire))
+			uv_sleep(1);
+		out_release(&peer->snap);
 		peer->snap.fail_pending = false;
 		peer->snap.hold_index = 0;
 	}
