@@ -462,11 +462,22 @@ void net_tick_all(struct net *net)
 		net_tick(net, i + 1);
 }
 
-void net_campaign(struct net *net, uint64_t id)
+void net_tick_until_campaign(struct net *net, uint64_t id)
 {
 	for (int i = 0; i < 100 && net_role(net, id) == CAIRN_RAFT_FOLLOWER; i++)
 		net_tick(net, id);
 	cr_assert_neq(net_role(net, id), CAIRN_RAFT_FOLLOWER, "never campaigned");
+}
+
+void net_campaign_unheard(struct net *net, uint64_t id)
+{
+	net_tick_until_campaign(net, id);
+	net_drop_all(net);
+}
+
+void net_campaign(struct net *net, uint64_t id)
+{
+	net_tick_until_campaign(net, id);
 	net_stabilize(net);
 }
 

@@ -128,6 +128,11 @@ void net_tick(struct net *net, uint64_t id);
 void net_tick_all(struct net *net);
 /* Tick id until it leaves the follower role, then stabilize. */
 void net_campaign(struct net *net, uint64_t id);
+/* Tick id alone until it starts a campaign (pre-vote or vote; at most 100
+ * ticks, asserted), delivering nothing. */
+void net_tick_until_campaign(struct net *net, uint64_t id);
+/* The same, then drop every message in flight: id campaigns unheard. */
+void net_campaign_unheard(struct net *net, uint64_t id);
 /* Elect id leader (asserts it won). */
 void net_elect(struct net *net, uint64_t id);
 

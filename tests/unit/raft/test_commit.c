@@ -22,8 +22,7 @@ Test(commit, leader_never_commits_previous_term_entry_by_counting)
 	net_node(net, 1)->hs.commit = 1;
 	net_start(net);
 	net_isolate(net, 3);
-	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
-		net_tick(net, 1);
+	net_tick_until_campaign(net, 1);
 	net_until_role(net, 1, CAIRN_RAFT_LEADER);
 	cr_assert_eq(net_term(net, 1), 3);
 	/* The probe after the no-op: prev 2 unknown to 2 -> reject, then

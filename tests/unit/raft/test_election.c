@@ -147,8 +147,7 @@ Test(election, vote_request_waits_for_persist)
 	net->cfg.pre_vote = false;
 	net->auto_persist = false;
 	net_start(net);
-	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
-		net_tick(net, 1);
+	net_tick_until_campaign(net, 1);
 	cr_assert_eq(net_count(net, CAIRN_RAFT_MSG_VOTE, 1, 0), 0,
 		     "the new term and self-vote must be durable first");
 	net_persist(net, 1);
@@ -176,9 +175,7 @@ Test(election, candidate_follows_leader_of_same_term)
 	struct net *net = net_new(3);
 	net->cfg.pre_vote = false;
 	net_start(net);
-	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
-		net_tick(net, 1);
-	net_drop_all(net);
+	net_campaign_unheard(net, 1);
 	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_CANDIDATE);
 	struct cairn_raft_msg hb = {
 		.type = CAIRN_RAFT_MSG_HEARTBEAT, .from = 2, .to = 1, .term = 1};
@@ -360,9 +357,7 @@ Test(election, pre_candidate_adopts_the_term_of_a_refusal_from_a_later_term)
 {
 	struct net *net = net_new(3);
 	net_start(net);
-	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
-		net_tick(net, 1);
-	net_drop_all(net);
+	net_campaign_unheard(net, 1);
 	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_PRE_CANDIDATE);
 	struct cairn_raft_msg no = {.type = CAIRN_RAFT_MSG_PREVOTE_REPLY,
 				    .from = 2,
@@ -379,9 +374,7 @@ Test(election, granted_pre_vote_moves_no_term_until_the_real_campaign)
 {
 	struct net *net = net_new(5);
 	net_start(net);
-	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
-		net_tick(net, 1);
-	net_drop_all(net);
+	net_campaign_unheard(net, 1);
 	struct cairn_raft_msg yes = {
 		.type = CAIRN_RAFT_MSG_PREVOTE_REPLY, .from = 2, .to = 1, .term = 1};
 	net_step(net, &yes);
@@ -435,9 +428,7 @@ Test(election, candidate_following_a_leader_restarts_its_election_timer)
 	struct net *net = net_new(3);
 	net->cfg.pre_vote = false;
 	net_start(net);
-	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
-		net_tick(net, 1);
-	net_drop_all(net);
+	net_campaign_unheard(net, 1);
 	for (int i = 0; i < 9; i++)
 		net_tick(net, 1); /* elapsed 9 of at least 10 */
 	cr_assert_eq(net_role(net, 1), CAIRN_RAFT_CANDIDATE);
@@ -459,9 +450,7 @@ Test(election, grant_counts_even_after_an_earlier_rejection_from_the_same_voter)
 	struct net *net = net_new(3);
 	net->cfg.pre_vote = false;
 	net_start(net);
-	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
-		net_tick(net, 1);
-	net_drop_all(net);
+	net_campaign_unheard(net, 1);
 	struct cairn_raft_msg no = {
 		.type = CAIRN_RAFT_MSG_VOTE_REPLY, .from = 2, .to = 1, .term = 1, .reject = true};
 	net_step(net, &no);

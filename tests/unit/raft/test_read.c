@@ -71,8 +71,7 @@ Test(read, reads_wait_for_the_leaders_first_commit_in_its_term)
 {
 	struct net *net = net_new(3);
 	net_start(net);
-	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
-		net_tick(net, 1);
+	net_tick_until_campaign(net, 1);
 	net_until_role(net, 1, CAIRN_RAFT_LEADER);
 	cr_assert_eq(net_commit(net, 1), 0);
 	size_t before = net->sent_by_type[CAIRN_RAFT_MSG_HEARTBEAT];

@@ -17,8 +17,7 @@ Test(trace, pre_vote_election_then_noop_commit)
 {
 	struct net *net = net_new(3);
 	net_start(net);
-	while (net_role(net, 1) == CAIRN_RAFT_FOLLOWER)
-		net_tick(net, 1);
+	net_tick_until_campaign(net, 1);
 	net_trace_start(net);
 	net_stabilize(net);
 	assert_trace(net, "1->2 prevote t1 last=0/0\n"
